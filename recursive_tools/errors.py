@@ -25,3 +25,7 @@ class ParseError(RecursiveToolsError, ValueError):
 
 class LimitExceeded(RecursiveToolsError, ValueError):
     """A request is larger than the bounds we accept (grid size, request bytes, trajectories, time)."""
+
+
+class ToolInputError(RecursiveToolsError, ValueError):
+    """Tool arguments did not match the tool's input schema; the message names the field and what was expected."""
