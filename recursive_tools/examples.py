@@ -49,7 +49,7 @@ G....ED.84...6..
 ...CB...7.53.21G
 """, "16x16 Sudoku written with symbols 1-9 and A-G"),
     "maze-small": Example("maze", (
-        "###.#.#.#\n"
+        "#########\n"
         "#S..#...#\n"
         "#.#.#.#.#\n"
         "#.#...#.#\n"
@@ -57,7 +57,7 @@ G....ED.84...6..
         "#...#...#\n"
         "###.#.#.#\n"
         "#.....#G#\n"
-        "###.#.#.#\n"
+        "#########\n"
     ), "9x9 maze drawn with '#' walls and '.' open cells"),
     "maze-30": Example("maze", (
     "  ##  #   ## # ###      #     \n"
