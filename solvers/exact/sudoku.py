@@ -1,0 +1,243 @@
+"""Exact Sudoku solver: constraint propagation (naked + hidden singles) and minimum-remaining-values search.
+
+The rules arrive as data: `units` is a tuple of cell-index tuples (rows, columns, boxes, in any order), each holding
+`n_symbols` cells that must take the values 1..n_symbols once each. Any box shape works. Candidates are bitmasks
+(bit v-1 set means value v is still possible). The search counts solutions up to `limit`, so with limit=2 the result
+says unique / ambiguous / impossible, and a Budget (nodes, deadline, cancel) ends it with status "gave_up".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from recursive_tools.solvers.budget import Budget
+
+SearchStatus = Literal["solved", "no_solution", "multiple_solutions", "gave_up"]
+Reason = Literal["naked_single", "hidden_single", "guess"]
+
+_BUDGET_CHECK_EVERY = 64  # nodes between budget checks (a check reads the clock)
+_PROGRESS_EVERY = 4096  # nodes between progress reports
+
+
+@dataclass(frozen=True)
+class Deduction:
+    """One cell filled on the way to the first solution. `unit` is the unit index for hidden singles."""
+
+    cell: int
+    value: int
+    reason: Reason
+    unit: int | None = None
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """Why the puzzle has no solution, when propagation alone proves it (before any guess)."""
+
+    cell: int | None = None  # a cell left with no candidate
+    unit: int | None = None  # a unit in which `value` has no place
+    value: int | None = None
+
+
+@dataclass
+class SearchResult:
+    status: SearchStatus
+    solutions: list[list[int]] = field(default_factory=list)  # at most `limit`, each a flat list of values
+    nodes: int = 0  # guesses made (search nodes)
+    reason: str = ""  # why the search gave up ('nodes', 'time', 'cancelled') or how no solution was proved
+    trace: list[Deduction] = field(default_factory=list)  # deductions leading to the first solution (trace=True)
+    unique: bool | None = None  # True: exactly one solution, certified; None: not established
+    contradiction: Contradiction | None = None  # set when propagation alone proves there is no solution
+
+
+@dataclass(frozen=True)
+class Geometry:
+    n_symbols: int
+    n_cells: int
+    units: tuple[tuple[int, ...], ...]
+    peers: tuple[tuple[int, ...], ...]  # per cell: every other cell sharing a unit with it
+
+
+class _Failure(Exception):
+    """Propagation hit a contradiction (internal control flow)."""
+
+    def __init__(self, contradiction: Contradiction) -> None:
+        self.contradiction = contradiction
+
+
+@lru_cache(maxsize=32)
+def geometry(units: tuple[tuple[int, ...], ...], n_symbols: int) -> Geometry:
+    """Validate the units once and derive the peers; cached per distinct geometry."""
+    if not 1 <= n_symbols <= 64:
+        raise ValueError(f"n_symbols must be 1..64, got {n_symbols}")
+    if not units:
+        raise ValueError("units must not be empty")
+    n_cells = 1 + max(max(unit) for unit in units)
+    peer_sets: list[set[int]] = [set() for _ in range(n_cells)]
+    for index, unit in enumerate(units):
+        if len(unit) != n_symbols or len(set(unit)) != n_symbols or min(unit) < 0:
+            raise ValueError(f"unit {index} must hold {n_symbols} distinct non-negative cell indices")
+        for cell in unit:
+            peer_sets[cell].update(unit)
+    for cell, peers in enumerate(peer_sets):
+        peers.discard(cell)
+    return Geometry(n_symbols, n_cells, tuple(units), tuple(tuple(sorted(p)) for p in peer_sets))
+
+
+def solve(givens: list[int], units: tuple[tuple[int, ...], ...], n_symbols: int, *, limit: int = 2,
+          budget: Budget | None = None, trace: bool = False) -> SearchResult:
+    """Search for up to `limit` solutions of the puzzle `givens` (flat, 0 = blank, values 1..n_symbols)."""
+    geo = geometry(tuple(tuple(u) for u in units), n_symbols)
+    if len(givens) != geo.n_cells:
+        raise ValueError(f"expected {geo.n_cells} cells, got {len(givens)}")
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    full = (1 << n_symbols) - 1
+    cand = [full] * geo.n_cells
+    queue: list[int] = []
+    for cell, value in enumerate(givens):
+        if value:
+            if not 1 <= value <= n_symbols:
+                raise ValueError(f"cell {cell} holds {value}, outside 1..{n_symbols}")
+            cand[cell] = 1 << (value - 1)
+            queue.append(cell)
+    return _Search(geo, limit, budget, trace).run(cand, queue)
+
+
+def count_solutions(givens: list[int], units: tuple[tuple[int, ...], ...], n_symbols: int, *, limit: int = 2,
+                    budget: Budget | None = None) -> int | None:
+    """Number of solutions, counted up to `limit`; None when the budget ran out first."""
+    result = solve(givens, units, n_symbols, limit=limit, budget=budget)
+    return None if result.status == "gave_up" else len(result.solutions)
+
+
+class _Search:
+    def __init__(self, geo: Geometry, limit: int, budget: Budget | None, trace: bool) -> None:
+        self.geo = geo
+        self.full = (1 << geo.n_symbols) - 1
+        self.limit = limit
+        self.budget = budget
+        self.trace: list[Deduction] | None = [] if trace else None
+        self.nodes = 0
+
+    def run(self, cand: list[int], queue: list[int]) -> SearchResult:
+        solutions: list[list[int]] = []
+        first_trace: list[Deduction] = []
+        try:
+            self._propagate(cand, queue)
+        except _Failure as failure:
+            return SearchResult("no_solution", nodes=0, reason=_describe(failure.contradiction),
+                                unique=False, contradiction=failure.contradiction)
+        # Depth-first search with an explicit stack: (state, cell, values still to try, trace length).
+        stack: list[tuple[list[int], int, int, int]] = []
+        state: list[int] | None = cand
+        budget = self.budget
+        while True:
+            if state is not None:
+                cell = self._choose(state)
+                if cell < 0:
+                    solutions.append([m.bit_length() for m in state])
+                    if len(solutions) == 1 and self.trace is not None:
+                        first_trace = list(self.trace)
+                    if len(solutions) >= self.limit:
+                        break
+                else:
+                    stack.append((state, cell, state[cell], len(self.trace) if self.trace is not None else 0))
+            if not stack:
+                break
+            parent, cell, remaining, trace_len = stack[-1]
+            bit = remaining & -remaining
+            remaining ^= bit
+            if remaining:
+                stack[-1] = (parent, cell, remaining, trace_len)
+            else:
+                stack.pop()
+            self.nodes += 1
+            if budget is not None and self.nodes % _BUDGET_CHECK_EVERY == 0:
+                why = budget.exhausted(self.nodes)
+                if why is not None:
+                    return SearchResult("gave_up", solutions, self.nodes, why, first_trace)
+                if self.nodes % _PROGRESS_EVERY == 0:
+                    budget.report(self.nodes, budget.max_nodes, f"{self.nodes} search nodes, "
+                                  f"{len(solutions)} solution(s) so far")
+            if self.trace is not None:
+                del self.trace[trace_len:]
+                self.trace.append(Deduction(cell, bit.bit_length(), "guess"))
+            state = parent.copy()
+            state[cell] = bit
+            try:
+                self._propagate(state, [cell])
+            except _Failure:
+                state = None
+        if not solutions:
+            return SearchResult("no_solution", [], self.nodes, "every branch of the search ends in a contradiction",
+                                unique=False)
+        if len(solutions) >= 2:
+            return SearchResult("multiple_solutions", solutions, self.nodes, "", first_trace, unique=False)
+        return SearchResult("solved", solutions, self.nodes, "", first_trace,
+                            unique=True if self.limit >= 2 else None)
+
+    def _choose(self, state: list[int]) -> int:
+        """The unsolved cell with the fewest candidates (-1 when every cell is solved)."""
+        best, best_count = -1, 1 << 30
+        for cell, mask in enumerate(state):
+            if mask & (mask - 1):
+                count = mask.bit_count()
+                if count < best_count:
+                    best, best_count = cell, count
+                    if count == 2:
+                        break
+        return best
+
+    def _propagate(self, cand: list[int], queue: list[int]) -> None:
+        """Eliminate solved values from peers (naked singles) and place hidden singles, to a fixed point."""
+        peers = self.geo.peers
+        units = self.geo.units
+        full = self.full
+        trace = self.trace
+        while True:
+            while queue:
+                cell = queue.pop()
+                bit = cand[cell]
+                for peer in peers[cell]:
+                    mask = cand[peer]
+                    if mask & bit:
+                        mask ^= bit
+                        if not mask:
+                            raise _Failure(Contradiction(cell=peer))
+                        cand[peer] = mask
+                        if not mask & (mask - 1):
+                            queue.append(peer)
+                            if trace is not None:
+                                trace.append(Deduction(peer, mask.bit_length(), "naked_single"))
+            for index, unit in enumerate(units):
+                once = twice = 0
+                for cell in unit:
+                    mask = cand[cell]
+                    twice |= once & mask
+                    once |= mask
+                if once != full:
+                    missing = full & ~once
+                    raise _Failure(Contradiction(unit=index, value=(missing & -missing).bit_length()))
+                hidden = once & ~twice
+                if not hidden:
+                    continue
+                for cell in unit:
+                    mask = cand[cell]
+                    single = mask & hidden
+                    if single and single != mask:
+                        if single & (single - 1):
+                            raise _Failure(Contradiction(cell=cell))
+                        cand[cell] = single
+                        queue.append(cell)
+                        if trace is not None:
+                            trace.append(Deduction(cell, single.bit_length(), "hidden_single", index))
+            if not queue:
+                return
+
+
+def _describe(contradiction: Contradiction) -> str:
+    if contradiction.unit is not None:
+        return f"value {contradiction.value} has no possible place in unit {contradiction.unit}"
+    return f"cell {contradiction.cell} has no possible value"
