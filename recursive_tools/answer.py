@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 Status = Literal["solved", "no_solution", "multiple_solutions", "invalid_input", "gave_up"]
 
@@ -56,3 +56,18 @@ class Answer(BaseModel):
     explanation: list[str] = Field(default_factory=list)
     rendering: str | None = Field(default=None, description="plain-text picture of the solved grid")
     error: str | None = Field(default=None, description="for invalid input: what to fix")
+
+    # The parsed puzzle and native solution, kept (not serialised) so adapters can draw a picture on demand.
+    _puzzle: Any = PrivateAttr(default=None)
+    _native_solution: Any = PrivateAttr(default=None)
+
+    def attach(self, puzzle: Any, solution: Any) -> None:
+        self._puzzle, self._native_solution = puzzle, solution
+
+    @property
+    def parsed_puzzle(self) -> Any:
+        return self._puzzle
+
+    @property
+    def native_solution(self) -> Any:
+        return self._native_solution
