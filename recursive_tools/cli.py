@@ -178,7 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
     solvers.add_argument("--kind", choices=["sudoku", "maze"])
     solvers.add_argument("--json", action="store_true")
     solvers.set_defaults(run=cmd_solvers)
+
+    # MCP server (adapters/mcp_server.py); serve_config holds only its arguments, so the SDK loads on `serve` alone.
+    from recursive_tools.adapters.serve_config import add_serve_arguments
+
+    serve = commands.add_parser("serve", help="run the MCP server over stdio, or streamable HTTP with --http")
+    add_serve_arguments(serve)
+    serve.set_defaults(run=cmd_serve)
     return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from recursive_tools.adapters.mcp_server import run_serve
+
+    return run_serve(args)
 
 
 def main(argv: list[str] | None = None) -> int:
