@@ -125,8 +125,13 @@ def _grid_from_rows(rows: list[list[str]], *, allow_marks: bool, row_numbers: li
         if unknown:
             line = row_numbers[r] if row_numbers else r + 1
             listed = ", ".join(f"{ch!r} (column {c + 1})" for ch, c in list(unknown.items())[:8])
-            raise _parse_error(f"maze row {r + 1} (line {line}): characters not understood: {listed}; {_EXPECTED}"
-                               + ("; path marks 'o' or '*'" if allow_marks else ""),
+            if allow_marks:
+                advice = f"{_EXPECTED}; path marks 'o' or '*'"
+            elif set(unknown) & PATH_CHARS:
+                advice = "'o' marks a path; give the maze without one (verify_solution checks a proposed path)"
+            else:
+                advice = _EXPECTED
+            raise _parse_error(f"maze row {r + 1} (line {line}): characters not understood: {listed}; {advice}",
                                row=r + 1, column=next(iter(unknown.values())) + 1, found="".join(unknown))
     return _Grid(walls, starts, goals, marks)
 
@@ -145,11 +150,14 @@ def _line_kind(line: str, allow_marks: bool) -> str:
     if _is_digit_row(text):
         return "strong"
     visible = [ch for ch in text if ch != " "]
+    markers = START_CHARS | GOAL_CHARS | (PATH_CHARS if allow_marks else frozenset())
     structural = sum(ch in _STRUCTURAL for ch in visible)
-    if structural and structural * 2 >= len(visible) and any(ch in WALL_CHARS for ch in visible):
+    known = structural + sum(ch in markers for ch in visible)
+    # A row that is mostly maze characters stays in the maze even with a stray character, so the error can name
+    # it instead of the maze being cut in two.
+    if (any(ch in WALL_CHARS for ch in visible) or structural * 2 >= len(visible)) and known * 5 >= len(visible) * 3:
         return "strong"
-    known = OPEN_CHARS | START_CHARS | GOAL_CHARS | (PATH_CHARS if allow_marks else frozenset())
-    return "weak" if all(ch in known for ch in visible) else "other"
+    return "weak" if known == len(visible) else "other"
 
 
 def _spaces_are_cells(lines: list[str]) -> bool:
@@ -196,9 +204,8 @@ def _text_rows(numbered: list[tuple[int, str]]) -> tuple[list[list[str]], list[i
             indent = min(len(line) - len(line.lstrip(" ")) for line in lines if line)
             lines = [line[indent:] for line in lines]
         rows = [list(line) for line in lines]
-    if len(rows) > MAX_MAZE_SIDE:
-        raise LimitExceeded(f"the maze has {len(rows)} rows; the largest accepted is {MAX_MAZE_SIDE}x{MAX_MAZE_SIDE}")
     width = max(len(row) for row in rows)
+    _check_size(len(rows), width)
     if pad:
         rows = [row + [" "] * (width - len(row)) for row in rows]
     else:
@@ -370,9 +377,9 @@ def looks_like(text: str) -> bool:
         rows, _ = _text_rows(_maze_block(text[:MAX_REQUEST_BYTES], allow_marks=False))
     except (ParseError, LimitExceeded):
         return False
-    cells = "".join("".join(row) for row in rows)
-    return any(ch in WALL_CHARS for ch in cells) and any(ch in START_CHARS for ch in cells) \
-        and any(ch in GOAL_CHARS for ch in cells)
+    cells = set("".join("".join(row) for row in rows))
+    return bool(cells & (WALL_CHARS | {"1"})) and bool(cells & START_CHARS) and bool(cells & GOAL_CHARS) \
+        and not cells & set("23456789")  # digits beyond 0/1 mean a Sudoku (whose letters look like S/G/A/F)
 
 
 # ---------------------------------------------------------------------------------------------------------------
