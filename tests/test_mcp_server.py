@@ -36,7 +36,7 @@ VALID_CALLS: dict[str, dict[str, Any]] = {
     "solve_sudoku": {"puzzle": EXAMPLES["sudoku-easy"].text},
     "solve_maze": {"maze": EXAMPLES["maze-small"].text},
     "verify_solution": {"kind": "sudoku", "puzzle": EXAMPLES["sudoku-4x4"].text,
-                        "solution": "3142\n2314\n1423\n4231"},
+                        "solution": "4132\n3214\n2341\n1423"},
     "describe_solvers": {},
 }
 BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
