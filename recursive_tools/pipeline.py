@@ -104,12 +104,13 @@ def solve(kind_name: str, source: Any, *, hints: dict | None = None, solver: Sol
     budget = budget or Budget.of(max_nodes=MAX_SEARCH_NODES)
     kind = get_kind(kind_name)
     timings: dict[str, float] = {}
+    parse_started = time.perf_counter()
     try:
         puzzle = kind.parse(source, **(hints or {}))
     except (ParseError, LimitExceeded) as error:
         return Answer(kind=kind_name, status="invalid_input", verified=False, error=str(error),
-                      timings_ms={"parse": _elapsed_ms(started), "total": _elapsed_ms(started)})
-    timings["parse"] = _elapsed_ms(started)
+                      timings_ms={"parse": _elapsed_ms(parse_started), "total": _elapsed_ms(started)})
+    timings["parse"] = _elapsed_ms(parse_started)
     if not 1 <= trajectories <= MAX_TRAJECTORIES:
         return Answer(kind=kind_name, status="invalid_input", verified=False, timings_ms=timings,
                       error=f"trajectories must be between 1 and {MAX_TRAJECTORIES}, got {trajectories}")
