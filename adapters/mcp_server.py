@@ -38,7 +38,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from recursive_tools import __version__
+from recursive_tools import __version__, pipeline
 from recursive_tools import tools as catalogue
 from recursive_tools.adapters._calls import ToolCallResult, run_tool_call
 from recursive_tools.adapters.serve_config import (MCP_PATH, ServerOptions, UnsafeBindingError, add_serve_arguments,
@@ -262,6 +262,17 @@ __all__ = ["RecursiveToolsServer", "ServerOptions", "UnsafeBindingError", "add_s
            "create_http_app", "run_serve"]
 
 
+def disable_neural_batching() -> list[str]:
+    """Load every registered neural solver now and make its micro-batcher run each request alone."""
+    names = []
+    for registration in pipeline.neural_registrations():
+        batcher = getattr(registration.load(), "batcher", None)
+        if batcher is not None:
+            batcher.max_batch = 1
+            names.append(registration.name)
+    return names
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run the server until the client disconnects (stdio) or the process is interrupted (HTTP)."""
     try:
@@ -269,6 +280,9 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise SystemExit(f"recursive-tools serve: {error}") from None
     server = RecursiveToolsServer(options, log_level=args.log_level)
+    if not options.batching:
+        unbatched = disable_neural_batching()
+        log.warning("neural batching off for %s", ", ".join(unbatched) or "no neural solver")
     if not args.http:
         anyio.run(server.run_stdio_async)
         return 0

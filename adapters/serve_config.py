@@ -25,6 +25,7 @@ class ServerOptions:
     call_time_limit_s: float = MAX_TIME_LIMIT_S  # ceiling on any call; a tool's own time_limit_s may be lower
     progress_interval_s: float = 0.25  # at most one progress notification per call per interval
     images: bool = True  # attach a PNG of the solved grid / maze path to solve results
+    batching: bool = True  # let the neural bridge gather concurrent solves from all clients into one batch
 
     def __post_init__(self) -> None:
         if self.max_concurrent_calls < 1:
@@ -80,12 +81,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=ServerOptions.call_time_limit_s,
                         help="ceiling in seconds on any one call (default %(default)s)")
     parser.add_argument("--no-images", action="store_true", help="do not attach PNG pictures to results")
+    parser.add_argument("--no-batching", action="store_true",
+                        help="run each neural solve on its own instead of batching concurrent clients (for "
+                             "measurements; loads the models at start)")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
 def options_from_args(args: argparse.Namespace) -> ServerOptions:
     return ServerOptions(max_concurrent_calls=args.max_concurrent, call_time_limit_s=args.time_limit,
-                         images=not args.no_images)
+                         images=not args.no_images, batching=not args.no_batching)
 
 
 def token_from_args(args: argparse.Namespace) -> str | None:

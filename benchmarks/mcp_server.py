@@ -26,7 +26,6 @@ from recursive_tools.examples import EXAMPLES
 
 SERVE = str(Path(sys.executable).with_name("recursive-tools"))
 SUDOKU = EXAMPLES["sudoku-easy"].text
-BATCHING_ENV = "RECURSIVE_TOOLS_BATCHING"  # "0" turns the neural bridge's micro-batcher off
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -61,13 +60,11 @@ def free_port() -> int:
 async def http_throughput(clients: int, calls_per_client: int, batching: bool) -> tuple[float, int, str]:
     """Neural solves per second from `clients` concurrent sessions; also how many were verified."""
     port = free_port()
-    env = {**os.environ, BATCHING_ENV: "1" if batching else "0", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
-    server = subprocess.Popen([SERVE, "serve", "--http", "--port", str(port), "--max-concurrent", str(clients),
-                               "--no-images"], env=env, stdout=subprocess.DEVNULL)
+    command = [SERVE, "serve", "--http", "--port", str(port), "--max-concurrent", str(clients), "--no-images"]
+    server = subprocess.Popen(command + ([] if batching else ["--no-batching"]), stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
     arguments = {"puzzle": SUDOKU, "solver": "neural", "trajectories": 1, "explain": False}
     verified = 0
-    note = ""
     try:
         await _wait_for_port(port)
         async with Client(url) as probe:  # load the model once before timing
@@ -90,7 +87,7 @@ async def http_throughput(clients: int, calls_per_client: int, batching: bool) -
     finally:
         server.terminate()
         server.wait(10)
-    return clients * calls_per_client / elapsed, verified, note
+    return clients * calls_per_client / elapsed, verified, ""
 
 
 async def _wait_for_port(port: int, timeout_s: float = 60) -> None:
