@@ -120,16 +120,20 @@ def last_tool_output(body: Body) -> str:
     """The text of the last tool result in a request body, for scripted replies that quote it (any of the 3 APIs)."""
     for item in reversed(body.get("messages") or body.get("input") or []):
         if item.get("role") == "tool":
-            return item["content"]
+            return _text_of(item["content"])
         if item.get("type") == "function_call_output":
-            return item["output"]
+            return _text_of(item["output"])
         content = item.get("content")
         if item.get("role") == "user" and isinstance(content, list):
             for block in reversed(content):
                 if block.get("type") == "tool_result":
-                    inner = block["content"]
-                    return inner if isinstance(inner, str) else "".join(b.get("text", "") for b in inner)
+                    return _text_of(block["content"])
     raise ValueError("the request holds no tool result")
+
+
+def _text_of(content: str | list[Body]) -> str:
+    """A string, or the text parts of a list of content blocks (images and files are left out)."""
+    return content if isinstance(content, str) else "".join(block.get("text", "") for block in content)
 
 
 def strict_arguments(tool_name: str, **given: Any) -> dict[str, Any]:

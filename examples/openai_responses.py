@@ -1,0 +1,34 @@
+"""Solve a Sudoku through the OpenAI Responses API, with recursive-tools' functions as the model's tools.
+
+  python examples/openai_responses.py                   # the OpenAI API (needs OPENAI_API_KEY)
+  python examples/openai_responses.py --base-url http://localhost:8000/v1 --model my-model   # e.g. vLLM
+  python examples/openai_responses.py --replay          # offline: scripted model replies to the real SDK client
+"""
+
+from __future__ import annotations
+
+import sys
+
+from _common import PROMPT, PUZZLE, need_key, openai_client, parser, report
+
+from recursive_tools.adapters.openai_tools import run_responses
+from recursive_tools.adapters.replay import Replay, last_tool_output, responses_reply, strict_arguments
+
+
+def replay_script() -> list:
+    """What a model would say: call solve_sudoku, then answer with the tool's text."""
+    call = ("solve_sudoku", strict_arguments("solve_sudoku", puzzle=PUZZLE, solver="exact"))
+    return [responses_reply(tool_calls=[call]),
+            lambda body: responses_reply("Here is the solution from the local solver:\n" + last_tool_output(body))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser(__doc__, default_model="gpt-5-mini").parse_args(argv)
+    need_key(args, "OPENAI_API_KEY")
+    client = openai_client(args, lambda: Replay(replay_script()).openai())
+    chat = run_responses(client, model=args.model, input=PROMPT, max_rounds=args.max_rounds)
+    return report(chat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
