@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,7 +32,7 @@ class ToolCallResult:
 
     call_id: str
     name: str
-    arguments: dict[str, Any] | None  # as the model sent them (after JSON decoding); None when undecodable
+    arguments: dict[str, Any] | None  # as decoded (strict-mode nulls dropped); None when undecodable
     text: str
     is_error: bool
     output: BaseModel | None = None  # None when the call never reached the tool (bad JSON, unknown tool, bad input)
@@ -65,6 +65,35 @@ class Conversation:
     @property
     def hit_round_cap(self) -> bool:
         return self.stop_reason == "max_rounds"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One model request and the tools it asked for, already run."""
+
+    response: Any  # the SDK's response object
+    assistant: list[Any]  # what the model said, as messages / items to append to the transcript
+    replies: ToolReplies  # empty when the model called no tool
+    text: str | None
+
+
+def tool_loop(take_turn: Callable[[list[Any]], Turn], transcript: list[Any], max_rounds: int) -> Conversation:
+    """Ask the model (`take_turn`) until it answers without calling a tool, at most `max_rounds` requests.
+
+    When the cap is hit, the last calls have still been run and answered, so the transcript can be sent again to
+    go on; `stop_reason` is then "max_rounds".
+    """
+    if max_rounds < 1:
+        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+    calls: list[ToolCallResult] = []
+    for round_number in range(1, max_rounds + 1):
+        turn = take_turn(transcript)
+        transcript.extend(turn.assistant)
+        if not turn.replies.results:
+            return Conversation(turn.response, transcript, calls, round_number, "done", turn.text)
+        transcript.extend(turn.replies.messages)
+        calls.extend(turn.replies.results)
+    return Conversation(turn.response, transcript, calls, max_rounds, "max_rounds", turn.text or None)
 
 
 def tool_specs(specs: Sequence[catalogue.ToolSpec] | None) -> tuple[catalogue.ToolSpec, ...]:
@@ -107,11 +136,6 @@ def run_tool_call(name: str, arguments: str | dict[str, Any] | None, call_id: st
                               is_error=True)
     return ToolCallResult(call_id, name, decoded, _clip(catalogue.summarize(output)),
                           is_error=catalogue.is_error(output), output=output, picture=catalogue.picture(output))
-
-
-def check_max_rounds(max_rounds: int) -> None:
-    if max_rounds < 1:
-        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
 
 
 def field_of(obj: Any, name: str, default: Any = None) -> Any:

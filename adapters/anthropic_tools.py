@@ -21,9 +21,10 @@ from recursive_tools.adapters._calls import (
     Conversation,
     ToolCallResult,
     ToolReplies,
-    check_max_rounds,
+    Turn,
     field_of,
     run_tool_call,
+    tool_loop,
     tool_specs,
 )
 
@@ -76,21 +77,17 @@ def run_messages(client: Any, *, model: str, messages: Sequence[Any], max_tokens
     When the cap is hit, the last calls are still run and their results appended, so `transcript` can be sent
     again to go on; `stop_reason` is then "max_rounds".
     """
-    check_max_rounds(max_rounds)
     definitions = anthropic_tools(specs)
-    transcript = list(messages)
-    calls: list[ToolCallResult] = []
-    for round_number in range(1, max_rounds + 1):
+
+    def take_turn(transcript: list[Any]) -> Turn:
         response = client.messages.create(model=model, max_tokens=max_tokens, messages=transcript,
                                           tools=definitions, **create_kwargs)
-        transcript.append({"role": "assistant",
-                           "content": [block.model_dump(mode="json", exclude_none=True) for block in response.content]})
+        said = {"role": "assistant",
+                "content": [block.model_dump(mode="json", exclude_none=True) for block in response.content]}
         replies = tool_result_message(response.content, specs=specs, context=context, pictures=pictures)
-        if not replies.results:
-            return Conversation(response, transcript, calls, round_number, "done", _text(response))
-        transcript.extend(replies.messages)
-        calls.extend(replies.results)
-    return Conversation(response, transcript, calls, max_rounds, "max_rounds", _text(response) or None)
+        return Turn(response, [said], replies, _text(response))
+
+    return tool_loop(take_turn, list(messages), max_rounds)
 
 
 def _text(response: Any) -> str:

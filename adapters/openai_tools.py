@@ -24,10 +24,11 @@ from recursive_tools.adapters._calls import (
     Conversation,
     ToolCallResult,
     ToolReplies,
-    check_max_rounds,
+    Turn,
     decode_arguments,
     field_of,
     run_tool_call,
+    tool_loop,
     tool_specs,
 )
 from recursive_tools.errors import ToolInputError
@@ -202,21 +203,16 @@ def run_chat(client: Any, *, model: str, messages: Sequence[Any],
     When the cap is hit, the last calls are still run and answered, so `transcript` can be sent again to go on;
     `stop_reason` is then "max_rounds".
     """
-    check_max_rounds(max_rounds)
     definitions = chat_tools(specs)
-    transcript = list(messages)
-    calls: list[ToolCallResult] = []
-    for round_number in range(1, max_rounds + 1):
+
+    def take_turn(transcript: list[Any]) -> Turn:
         response = client.chat.completions.create(model=model, messages=transcript, tools=definitions,
                                                   **create_kwargs)
         message = response.choices[0].message
-        transcript.append(_assistant_message(message))
-        if not message.tool_calls:
-            return Conversation(response, transcript, calls, round_number, "done", message.content)
-        replies = chat_tool_messages(message.tool_calls, specs=specs, context=context)
-        transcript.extend(replies.messages)
-        calls.extend(replies.results)
-    return Conversation(response, transcript, calls, max_rounds, "max_rounds", message.content)
+        replies = chat_tool_messages(message.tool_calls or (), specs=specs, context=context)
+        return Turn(response, [_assistant_message(message)], replies, message.content)
+
+    return tool_loop(take_turn, list(messages), max_rounds)
 
 
 def run_responses(client: Any, *, model: str, input: str | Sequence[Any],
@@ -227,20 +223,16 @@ def run_responses(client: Any, *, model: str, input: str | Sequence[Any],
     The conversation is carried in `input` (no server-side state needed), so it also works with local
     OpenAI-compatible servers; `stop_reason` is "max_rounds" when the cap is hit.
     """
-    check_max_rounds(max_rounds)
     definitions = responses_tools(specs)
-    transcript: list[Any] = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
-    calls: list[ToolCallResult] = []
-    for round_number in range(1, max_rounds + 1):
+
+    def take_turn(transcript: list[Any]) -> Turn:
         response = client.responses.create(model=model, input=transcript, tools=definitions, **create_kwargs)
-        transcript.extend(item.model_dump(mode="json", by_alias=True, exclude_none=True)
-                          for item in response.output)
-        if not any(item.type == "function_call" for item in response.output):
-            return Conversation(response, transcript, calls, round_number, "done", response.output_text)
+        said = [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in response.output]
         replies = responses_tool_outputs(response.output, specs=specs, context=context)
-        transcript.extend(replies.messages)
-        calls.extend(replies.results)
-    return Conversation(response, transcript, calls, max_rounds, "max_rounds", response.output_text or None)
+        return Turn(response, said, replies, response.output_text)
+
+    transcript = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
+    return tool_loop(take_turn, transcript, max_rounds)
 
 
 def _assistant_message(message: Any) -> dict[str, Any]:
