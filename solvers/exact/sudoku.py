@@ -1,4 +1,5 @@
-"""Exact Sudoku solver: constraint propagation (naked + hidden singles) and minimum-remaining-values search.
+"""Exact Sudoku solver: constraint propagation (naked and hidden singles, box/line locked candidates; on grids of
+12x12 and up also probing of two-candidate cells) and minimum-remaining-values search.
 
 The rules arrive as data: `units` is a tuple of cell-index tuples (rows, columns, boxes, in any order), each holding
 `n_symbols` cells that must take the values 1..n_symbols once each. Any box shape works. Candidates are bitmasks
@@ -15,10 +16,10 @@ from typing import Literal
 from recursive_tools.solvers.budget import Budget
 
 SearchStatus = Literal["solved", "no_solution", "multiple_solutions", "gave_up"]
-Reason = Literal["naked_single", "hidden_single", "guess"]
+Reason = Literal["naked_single", "hidden_single", "forced", "guess"]  # forced: the other candidate fails
 
-_BUDGET_CHECK_EVERY = 64  # nodes between budget checks (a check reads the clock)
-_PROGRESS_EVERY = 4096  # nodes between progress reports
+_PROGRESS_EVERY = 1024  # search nodes between progress reports
+PROBE_FROM_SIZE = 12  # grids this large also probe two-candidate cells: costlier nodes, far fewer of them
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ class Geometry:
     n_cells: int
     units: tuple[tuple[int, ...], ...]
     peers: tuple[tuple[int, ...], ...]  # per cell: every other cell sharing a unit with it
+    # For each pair of units overlapping in 2+ cells (a box and a line): (overlap, rest of one, rest of the other).
+    overlaps: tuple[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]
+
+
+class _OutOfBudget(Exception):
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
 class _Failure(Exception):
@@ -82,7 +90,14 @@ def geometry(units: tuple[tuple[int, ...], ...], n_symbols: int) -> Geometry:
             peer_sets[cell].update(unit)
     for cell, peers in enumerate(peer_sets):
         peers.discard(cell)
-    return Geometry(n_symbols, n_cells, tuple(units), tuple(tuple(sorted(p)) for p in peer_sets))
+    overlaps = []
+    unit_sets = [set(unit) for unit in units]
+    for i, first in enumerate(unit_sets):
+        for second in unit_sets[i + 1:]:
+            shared = first & second
+            if 2 <= len(shared) < n_symbols:
+                overlaps.append((tuple(sorted(shared)), tuple(sorted(first - shared)), tuple(sorted(second - shared))))
+    return Geometry(n_symbols, n_cells, tuple(units), tuple(tuple(sorted(p)) for p in peer_sets), tuple(overlaps))
 
 
 def solve(givens: list[int], units: tuple[tuple[int, ...], ...], n_symbols: int, *, limit: int = 2,
@@ -120,66 +135,79 @@ class _Search:
         self.budget = budget
         self.trace: list[Deduction] | None = [] if trace else None
         self.nodes = 0
+        self.solutions: list[list[int]] = []
+        self.first_trace: list[Deduction] = []  # the trace when the first solution was reached
+        self.probe = geo.n_symbols >= PROBE_FROM_SIZE
 
     def run(self, cand: list[int], queue: list[int]) -> SearchResult:
-        solutions: list[list[int]] = []
-        first_trace: list[Deduction] = []
         try:
-            self._propagate(cand, queue)
+            return self._search(cand, queue)
+        except _OutOfBudget as stop:
+            return SearchResult("gave_up", self.solutions, self.nodes, stop.why, self.first_trace)
+
+    def _check_budget(self) -> None:
+        if self.budget is not None:
+            why = self.budget.exhausted(self.nodes)
+            if why is not None:
+                raise _OutOfBudget(why)
+
+    def _search(self, cand: list[int], queue: list[int]) -> SearchResult:
+        solutions = self.solutions
+        try:
+            self._settle(cand, queue)
         except _Failure as failure:
             return SearchResult("no_solution", nodes=0, reason=_describe(failure.contradiction),
                                 unique=False, contradiction=failure.contradiction)
-        # Depth-first search with an explicit stack: (state, cell, values still to try, trace length).
-        stack: list[tuple[list[int], int, int, int]] = []
+        # Depth-first search with an explicit stack: (state, branches still to try, trace length).
+        stack: list[tuple[list[int], list[tuple[int, int]], int]] = []
         state: list[int] | None = cand
         budget = self.budget
         while True:
             if state is not None:
-                cell = self._choose(state)
-                if cell < 0:
+                branches = self._branches(state)
+                if not branches:
                     solutions.append([m.bit_length() for m in state])
                     if len(solutions) == 1 and self.trace is not None:
-                        first_trace = list(self.trace)
+                        self.first_trace = list(self.trace)
                     if len(solutions) >= self.limit:
                         break
                 else:
-                    stack.append((state, cell, state[cell], len(self.trace) if self.trace is not None else 0))
+                    branches.reverse()  # popped from the end: try them in order
+                    stack.append((state, branches, len(self.trace) if self.trace is not None else 0))
             if not stack:
                 break
-            parent, cell, remaining, trace_len = stack[-1]
-            bit = remaining & -remaining
-            remaining ^= bit
-            if remaining:
-                stack[-1] = (parent, cell, remaining, trace_len)
-            else:
+            parent, branches, trace_len = stack[-1]
+            cell, bit = branches.pop()
+            if not branches:
                 stack.pop()
             self.nodes += 1
-            if budget is not None and self.nodes % _BUDGET_CHECK_EVERY == 0:
-                why = budget.exhausted(self.nodes)
-                if why is not None:
-                    return SearchResult("gave_up", solutions, self.nodes, why, first_trace)
-                if self.nodes % _PROGRESS_EVERY == 0:
-                    budget.report(self.nodes, budget.max_nodes, f"{self.nodes} search nodes, "
-                                  f"{len(solutions)} solution(s) so far")
+            self._check_budget()
+            if budget is not None and self.nodes % _PROGRESS_EVERY == 0:
+                budget.report(self.nodes, budget.max_nodes, f"{self.nodes} search nodes, "
+                              f"{len(solutions)} solution(s) so far")
             if self.trace is not None:
                 del self.trace[trace_len:]
                 self.trace.append(Deduction(cell, bit.bit_length(), "guess"))
             state = parent.copy()
             state[cell] = bit
             try:
-                self._propagate(state, [cell])
+                self._settle(state, [cell])
             except _Failure:
                 state = None
         if not solutions:
             return SearchResult("no_solution", [], self.nodes, "every branch of the search ends in a contradiction",
                                 unique=False)
         if len(solutions) >= 2:
-            return SearchResult("multiple_solutions", solutions, self.nodes, "", first_trace, unique=False)
-        return SearchResult("solved", solutions, self.nodes, "", first_trace,
+            return SearchResult("multiple_solutions", solutions, self.nodes, "", self.first_trace, unique=False)
+        return SearchResult("solved", solutions, self.nodes, "", self.first_trace,
                             unique=True if self.limit >= 2 else None)
 
-    def _choose(self, state: list[int]) -> int:
-        """The unsolved cell with the fewest candidates (-1 when every cell is solved)."""
+    def _branches(self, state: list[int]) -> list[tuple[int, int]]:
+        """The (cell, bit) alternatives to try next; empty when every cell is solved.
+
+        Minimum remaining values over cells; when no cell has just two candidates, a value with only two places
+        left in some unit is branched on instead (its two places), which prunes far better on large grids.
+        """
         best, best_count = -1, 1 << 30
         for cell, mask in enumerate(state):
             if mask & (mask - 1):
@@ -188,7 +216,60 @@ class _Search:
                     best, best_count = cell, count
                     if count == 2:
                         break
-        return best
+        if best < 0:
+            return []
+        if best_count > 2:
+            for unit in self.geo.units:
+                once = twice = thrice = 0
+                for cell in unit:
+                    mask = state[cell]
+                    if mask & (mask - 1):
+                        thrice |= twice & mask
+                        twice |= once & mask
+                        once |= mask
+                pair = twice & ~thrice
+                if pair:
+                    bit = pair & -pair
+                    return [(cell, bit) for cell in unit if state[cell] & bit]
+        mask = state[best]
+        branches = []
+        while mask:
+            bit = mask & -mask
+            branches.append((best, bit))
+            mask ^= bit
+        return branches
+
+    def _settle(self, cand: list[int], queue: list[int]) -> None:
+        """Propagate, then (when probing) try both values of each two-candidate cell: a value whose propagation
+        fails is ruled out, forcing the other. Repeats until no probe forces anything."""
+        self._propagate(cand, queue)
+        if not self.probe:
+            return
+        trace, self.trace = self.trace, None  # probes are hypothetical: keep them out of the trace
+        try:
+            progress = True
+            while progress:
+                progress = False
+                for cell, mask in enumerate(cand):
+                    if mask.bit_count() == 2:
+                        self._check_budget()
+                        first = mask & -mask
+                        for bit, other in ((first, mask ^ first), (mask ^ first, first)):
+                            trial = cand.copy()
+                            trial[cell] = bit
+                            try:
+                                self._propagate(trial, [cell])
+                            except _Failure:
+                                cand[cell] = other
+                                if trace is not None:
+                                    trace.append(Deduction(cell, other.bit_length(), "forced"))
+                                self.trace = trace
+                                self._propagate(cand, [cell])
+                                self.trace = None
+                                progress = True
+                                break
+        finally:
+            self.trace = trace
 
     def _propagate(self, cand: list[int], queue: list[int]) -> None:
         """Eliminate solved values from peers (naked singles) and place hidden singles, to a fixed point."""
@@ -233,8 +314,40 @@ class _Search:
                         queue.append(cell)
                         if trace is not None:
                             trace.append(Deduction(cell, single.bit_length(), "hidden_single", index))
-            if not queue:
+            if not queue and not self._locked_candidates(cand, queue):
                 return
+
+    def _locked_candidates(self, cand: list[int], queue: list[int]) -> bool:
+        """Where two units overlap (a box and a line), a value confined to the overlap within one of them cannot
+        sit in the rest of the other. Returns whether any candidate was removed (new singles go to `queue`)."""
+        changed = False
+        trace = self.trace
+        for shared, rest_a, rest_b in self.geo.overlaps:
+            inside = 0
+            for cell in shared:
+                inside |= cand[cell]
+            outside_a = outside_b = 0
+            for cell in rest_a:
+                outside_a |= cand[cell]
+            for cell in rest_b:
+                outside_b |= cand[cell]
+            # Values of the overlap absent from one rest are locked there: remove them from the other rest.
+            for locked, targets in ((inside & ~outside_a & outside_b, rest_b), (inside & ~outside_b & outside_a, rest_a)):
+                if not locked:
+                    continue
+                for cell in targets:
+                    mask = cand[cell]
+                    if mask & locked:
+                        mask &= ~locked
+                        if not mask:
+                            raise _Failure(Contradiction(cell=cell))
+                        cand[cell] = mask
+                        changed = True
+                        if not mask & (mask - 1):
+                            queue.append(cell)
+                            if trace is not None:
+                                trace.append(Deduction(cell, mask.bit_length(), "naked_single"))
+        return changed
 
 
 def _describe(contradiction: Contradiction) -> str:
