@@ -1,0 +1,189 @@
+"""The bridge between puzzle kinds and the recursive neural solvers.
+
+`CheckpointSolver` wraps one checkpoint and the inference engine with its kind's encode / decode / verify_batch, and
+implements pipeline.NeuralSolver. Every checkpoint in solvers/checkpoints/ that names a kind and a size registers
+itself with the pipeline (reading only its config.json; torch is imported when a solver is first used). Each model is
+loaded once per process.
+
+Concurrent solve() calls from different threads for the same model are gathered by a micro-batcher for a few
+milliseconds (`window_s`, at most `max_batch` puzzles) and run as ONE engine batch: a server answering many LLM
+calls spends one forward pass per recursion step on all of them instead of one per caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recursive_tools.answer import SolverInfo
+from recursive_tools.errors import ParseError
+from recursive_tools.kinds import KIND_NAMES, get_kind
+from recursive_tools.limits import MAX_TRAJECTORIES
+from recursive_tools.pipeline import NeuralAttempt, register_neural
+from recursive_tools.solvers.budget import Budget
+from recursive_tools.solvers.neural.catalog import CheckpointMeta, list_checkpoints, read_meta
+
+if TYPE_CHECKING:
+    from recursive_tools.solvers.neural.engine import SampleResult
+
+DEFAULT_WINDOW_S = 0.005
+DEFAULT_MAX_BATCH = 64
+DEFAULT_SIGMA = 0.3  # PTRM noise scale for Sudoku (the paper's value)
+
+
+@dataclass
+class _Request:
+    tokens: np.ndarray
+    trajectories: int
+    budget: Budget | None
+    future: Future = field(default_factory=Future)
+
+
+class MicroBatcher:
+    """Gathers requests from concurrent threads and hands them to `run_batch` together.
+
+    One worker thread per batcher: it takes the first waiting request, waits up to `window_s` for more (or until
+    `max_batch` are waiting), runs them as one batch and resolves each caller's future.
+    """
+
+    def __init__(self, run_batch: Callable[[list[_Request]], list[Any]], *, window_s: float = DEFAULT_WINDOW_S,
+                 max_batch: int = DEFAULT_MAX_BATCH, name: str = "neural-batcher") -> None:
+        if not 0 <= window_s <= 1 or max_batch < 1:
+            raise ValueError("window_s must be within 0..1 seconds and max_batch at least 1")
+        self._run_batch = run_batch
+        self.window_s = window_s
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._start_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._name = name
+        self.batch_sizes: list[int] = []  # sizes of the batches run so far (for tests and benchmarks)
+
+    def submit(self, request: _Request) -> Any:
+        self._ensure_worker()
+        self._queue.put(request)
+        return request.future.result()
+
+    def _ensure_worker(self) -> None:
+        with self._start_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._serve, name=self._name, daemon=True)
+                self._worker.start()
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            closes = time.monotonic() + self.window_s
+            while len(batch) < self.max_batch:
+                remaining = closes - time.monotonic()
+                try:
+                    batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.batch_sizes.append(len(batch))
+            try:
+                results = self._run_batch(batch)
+            except Exception as error:  # the callers see the engine's error, the worker keeps serving
+                for request in batch:
+                    request.future.set_exception(error)
+                continue
+            for request, result in zip(batch, results):
+                request.future.set_result(result)
+
+
+class CheckpointSolver:
+    """A neural solver for one (kind, size): a checkpoint + the engine + the kind's token codec and verifier."""
+
+    def __init__(self, checkpoint: str | Path | CheckpointMeta, *, kind_module: ModuleType | None = None,
+                 sigma: float | None = None, window_s: float = DEFAULT_WINDOW_S,
+                 max_batch: int = DEFAULT_MAX_BATCH, threads: int | None = None) -> None:
+        from recursive_tools.solvers.neural.checkpoint import from_pretrained
+        from recursive_tools.solvers.neural.engine import InferenceEngine
+
+        meta = checkpoint if isinstance(checkpoint, CheckpointMeta) else read_meta(checkpoint)
+        if kind_module is None:
+            if meta.kind not in KIND_NAMES:
+                raise ValueError(f"checkpoint {meta.name} names kind {meta.kind!r}; known kinds: {KIND_NAMES}")
+            kind_module = get_kind(meta.kind)
+        self.meta = meta
+        self.kind = meta.kind or kind_module.NAME
+        self.size_label = meta.size_label or ""
+        self.card = meta.card
+        family = str(meta.card.get("family", meta.model)).lower()
+        self.info = SolverInfo(name=meta.name, family=family, checkpoint=meta.name)
+        self.sigma = float(meta.card.get("ptrm_sigma", DEFAULT_SIGMA) if sigma is None else sigma)
+        self._kind = kind_module
+        self.model = from_pretrained(meta.path)
+        self.engine = InferenceEngine(self.model, verify_batch=kind_module.verify_batch, threads=threads)
+        self._seeds = itertools.count()
+        self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
+                                    name=f"neural-batcher-{meta.name}")
+
+    def solve(self, puzzle: Any, *, trajectories: int = 1, budget: Budget | None = None) -> NeuralAttempt:
+        if not 1 <= trajectories <= MAX_TRAJECTORIES:
+            raise ValueError(f"trajectories must be between 1 and {MAX_TRAJECTORIES}, got {trajectories}")
+        tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(-1)
+        if tokens.shape[0] != self.model.config.seq_len:
+            raise ValueError(f"{self.info.name} reads {self.model.config.seq_len} tokens; this puzzle encodes to "
+                             f"{tokens.shape[0]}")
+        result: SampleResult = self.batcher.submit(_Request(tokens, trajectories, budget))
+        return NeuralAttempt(solution=self._decode(puzzle, result), passed_verification=bool(result.verified),
+                             steps=result.steps, confidence=result.confidence, trajectories=result.trajectories)
+
+    def trace(self, puzzle: Any, *, trajectories: int = 1, budget: Budget | None = None) -> SampleResult:
+        """The engine's full record for one puzzle (halting confidence and changed cells per step)."""
+        tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(1, -1)
+        return self.engine.run(tokens, trajectories=trajectories, sigma=self.sigma, budget=budget)[0]
+
+    def _decode(self, puzzle: Any, result: SampleResult) -> Any | None:
+        if result.steps == 0:
+            return None
+        try:
+            return self._kind.decode(puzzle, result.prediction)
+        except (ParseError, ValueError):  # e.g. a pad token predicted in a cell: no usable grid
+            return None
+
+    def _run_batch(self, requests: list[_Request]) -> list[SampleResult]:
+        tokens = np.stack([r.tokens for r in requests])
+        return self.engine.run(tokens, trajectories=[r.trajectories for r in requests], sigma=self.sigma,
+                               budget=[r.budget for r in requests], seed=next(self._seeds))
+
+
+_loaded: dict[Path, CheckpointSolver] = {}
+_load_lock = threading.Lock()
+
+
+def load_solver(checkpoint: str | Path | CheckpointMeta) -> CheckpointSolver:
+    """The process-wide solver for a checkpoint (loaded on first call, then shared; thread-safe)."""
+    meta = checkpoint if isinstance(checkpoint, CheckpointMeta) else read_meta(checkpoint)
+    key = meta.path.resolve()
+    with _load_lock:
+        if key not in _loaded:
+            _loaded[key] = CheckpointSolver(meta)
+        return _loaded[key]
+
+
+def register_shipped_checkpoints(checkpoints: list[CheckpointMeta] | None = None) -> list[str]:
+    """Register every checkpoint that names a known kind and size; one per (kind, size): a card with
+    "preferred": true wins, else the first by name. Returns the registered names."""
+    candidates = [m for m in (list_checkpoints() if checkpoints is None else checkpoints)
+                  if m.kind in KIND_NAMES and m.size_label]
+    candidates.sort(key=lambda m: (not m.card.get("preferred", False), m.name))
+    registered: dict[tuple[str, str], str] = {}
+    for meta in candidates:
+        key = (meta.kind, meta.size_label)
+        if key in registered:
+            continue
+        register_neural(lambda meta=meta: load_solver(meta), meta.kind, meta.size_label, meta.name, card=meta.card)
+        registered[key] = meta.name
+    return list(registered.values())
