@@ -1,0 +1,203 @@
+"""Training pipeline: generators, augmentations, readers, the deep-supervision loop, exact resume, torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from recursive_tools.kinds import get_kind
+from recursive_tools.solvers.exact.sudoku import count_solutions
+from recursive_tools.solvers.neural.maze_net import MazeNet, MazeNetConfig
+from recursive_tools.solvers.training import mazes
+from recursive_tools.solvers.training.augment import dihedral_batch
+from recursive_tools.solvers.training.cli import build_training_model
+from recursive_tools.solvers.training.data import read_reference_dataset
+from recursive_tools.solvers.training.loop import Trainer, TrainConfig, sequence_losses
+from recursive_tools.tasks import get_task, maze_csv_examples, sudoku_csv_examples
+
+DATA = Path(__file__).parent / "data"
+TINY_TRM = {"hidden_size": 32, "num_heads": 2, "H_cycles": 2, "L_cycles": 2, "puzzle_emb_len": 1,
+            "halt_max_steps": 3}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(("size", "givens"), [(4, (4, 8)), (6, (9, 14)), (9, (30, 36))])
+def test_generated_sudokus_have_unique_solutions(size, givens):
+    task = get_task(f"sudoku-{size}x{size}", givens=givens)
+    inputs, labels = task.generate(np.random.default_rng(size), 6)
+    assert task.verify_batch(inputs, labels).all()
+    for puzzle, solution in zip(inputs, labels, strict=True):
+        clues = puzzle > 1
+        assert givens[0] <= clues.sum() <= givens[1]
+        assert (puzzle[clues] == solution[clues]).all()
+        digits = np.where(clues, puzzle - 1, 0).tolist()
+        assert count_solutions(digits, task.units, size, limit=2) == 1
+
+
+@pytest.mark.parametrize("size", [4, 6, 9])
+def test_sudoku_augmentation_keeps_puzzles_valid(size):
+    task = get_task(f"sudoku-{size}x{size}")
+    inputs, labels = task.generate(np.random.default_rng(0), 4)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        new_inputs, new_labels = task.augment(rng, inputs, labels)
+        assert task.verify_batch(new_inputs, new_labels).all()
+        clues = new_inputs > 1
+        assert (new_inputs[clues] == new_labels[clues]).all()
+        assert (clues.sum(1) == (inputs > 1).sum(1)).all()
+    assert not np.array_equal(new_labels, labels)
+
+
+def test_maze_labels_are_shortest_paths_and_dihedral_keeps_them():
+    task = get_task("maze", min_side=5, max_side=9)
+    inputs, labels = task.generate(np.random.default_rng(0), 16)
+    assert task.verify_batch(inputs, labels).all()
+    rotated_inputs, rotated_labels = dihedral_batch(np.random.default_rng(2), inputs, labels)
+    assert task.verify_batch(rotated_inputs, rotated_labels).all()
+    wrong = labels.copy()
+    wrong[0][np.flatnonzero(wrong[0] == mazes.PATH)[0]] = mazes.OPEN
+    assert not task.verify_batch(inputs[:1], wrong[:1])[0]
+
+
+def test_maze_filters_long_and_unique_paths():
+    rng = np.random.default_rng(3)
+    spec = mazes.MazeSpec(7, 9, 9, min_path=10, unique_path=True)
+    for _ in range(5):
+        grid, label = mazes.generate_maze(rng, spec)
+        assert (label == mazes.PATH).sum() + 1 >= 10
+        assert mazes.count_shortest_paths(grid) == 1
+    perfect = mazes.MazeSpec(9, 9, 9, style="perfect")
+    grid, _ = mazes.generate_maze(rng, perfect)
+    assert mazes.count_shortest_paths(grid) == 1
+
+
+def test_readers_csv_and_reference_layout(tmp_path):
+    task = get_task("sudoku-4x4")
+    inputs, labels = sudoku_csv_examples(task, DATA / "sudoku4x4_sample.csv")
+    assert inputs.shape == (5, 16) and task.verify_batch(inputs, labels).all()
+    maze_inputs, maze_labels = maze_csv_examples(DATA / "maze30_sample.csv")
+    assert maze_inputs.shape == (5, 900) and get_task("maze").verify_batch(maze_inputs, maze_labels).all()
+
+    split = tmp_path / "test"
+    split.mkdir()
+    np.save(split / "all__inputs.npy", inputs.astype(np.int32))
+    np.save(split / "all__labels.npy", labels.astype(np.int32))
+    np.save(split / "all__puzzle_identifiers.npy", np.zeros(5, dtype=np.int32))
+    np.save(split / "all__puzzle_indices.npy", np.arange(6, dtype=np.int32))
+    np.save(split / "all__group_indices.npy", np.arange(6, dtype=np.int32))
+    (split / "dataset.json").write_text(json.dumps({"pad_id": 0, "ignore_label_id": 0, "vocab_size": 6,
+                                                    "seq_len": 16, "sets": ["all"]}))
+    dataset = read_reference_dataset(tmp_path, "test")
+    assert np.array_equal(dataset.inputs, inputs) and np.array_equal(dataset.labels, labels)
+    with pytest.raises(FileNotFoundError, match="dataset.json"):
+        read_reference_dataset(tmp_path, "train")
+
+
+def test_stablemax_loss_prefers_the_label():
+    labels = torch.tensor([[2, 3]])
+    good = torch.tensor([[[0.0, 0.0, 5.0, 0.0], [0.0, 0.0, 0.0, 5.0]]])
+    bad = good.flip(-1)
+    assert sequence_losses(good, labels, "stablemax") < sequence_losses(bad, labels, "stablemax")
+
+
+def _trainer(tmp_path: Path, task, model, steps: int, **config) -> Trainer:
+    settings = {"steps": steps, "batch_size": 16, "lr": 3e-3, "warmup_steps": 5, "eval_every": 0,
+                "checkpoint_every": 1000, "log_every": 5, "seed": 1} | config
+    return Trainer(model, task, TrainConfig(**settings), tmp_path)
+
+
+def _sudoku_examples():
+    task = get_task("sudoku-4x4")
+    return task, task.generate(np.random.default_rng(7), 64)
+
+
+def test_training_steps_reduce_the_loss(tmp_path):
+    task, examples = _sudoku_examples()
+    torch.manual_seed(0)
+    model = build_training_model("trm", task, dict(TINY_TRM))
+    trainer = Trainer(model, task, TrainConfig(steps=40, batch_size=32, lr=3e-3, warmup_steps=5, eval_every=0,
+                                               checkpoint_every=1000), tmp_path, train_examples=examples)
+    losses = [trainer.train_step().lm_loss for _ in range(40)]
+    assert np.mean(losses[-8:]) < 0.8 * np.mean(losses[:8])
+
+
+def test_maze_net_trains_and_runs_on_bigger_mazes(tmp_path):
+    task = get_task("maze", min_side=5, max_side=7)
+    torch.manual_seed(0)
+    model = MazeNet(MazeNetConfig(width=8, blocks=1, iterations_per_step=3, grad_iterations=2, halt_max_steps=2))
+    examples = task.generate(np.random.default_rng(5), 8)
+    trainer = Trainer(model, task, TrainConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=2, eval_every=0,
+                                               loss="softmax", checkpoint_every=1000), tmp_path,
+                      train_examples=examples)
+    losses = [trainer.train_step().lm_loss for _ in range(40)]
+    assert np.mean(losses[-6:]) < 0.9 * np.mean(losses[:6])
+    big = mazes.generate_mazes(np.random.default_rng(0), mazes.MazeSpec(12, 12, 12), 2)[0]
+    out = model(model.initial_carry(2), torch.as_tensor(big))
+    assert out.logits.shape == (2, 144, mazes.VOCAB_SIZE)
+    walls = torch.as_tensor(big) == mazes.WALL
+    assert (out.logits.argmax(-1)[walls] == mazes.WALL).all()  # fixed cells copy the input
+
+
+def test_resume_is_exact(tmp_path):
+    task, examples = _sudoku_examples()
+
+    def fresh(folder: Path) -> Trainer:
+        torch.manual_seed(0)
+        model = build_training_model("trm", task, dict(TINY_TRM))
+        return Trainer(model, task, TrainConfig(steps=6, batch_size=8, warmup_steps=2, eval_every=0,
+                                                checkpoint_every=1000, seed=3), folder)
+
+    straight = fresh(tmp_path / "a")
+    for _ in range(6):
+        straight.train_step()
+    first = fresh(tmp_path / "b")
+    for _ in range(3):
+        first.train_step()
+    path = first.save()
+    torch.manual_seed(123)  # the resumed run must not depend on the global RNG state before loading
+    second = fresh(tmp_path / "b")
+    second.load(path)
+    for _ in range(3):
+        second.train_step()
+    for (name, a), b in zip(straight.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    for a, b in zip(straight.ema, second.ema, strict=True):
+        assert torch.equal(a, b)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.timeout(120)
+def test_torchrun_two_processes_train_in_step(tmp_path):
+    out = tmp_path / "run"
+    overrides = [arg for key, value in TINY_TRM.items() for arg in ("--set", f"{key}={value}")]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+               "-m", "recursive_tools.tasks", "train", "--task", "sudoku-4x4", "--out", str(out), "--steps", "4",
+               "--batch-size", "4", "--eval-every", "0", "--threads", "1", "--no-progress", *overrides]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=110, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    states = [torch.load(out / f"train_state_rank{rank}.pt", weights_only=True) for rank in (0, 1)]
+    assert states[0]["step"] == states[1]["step"] == 4
+    assert not torch.equal(states[0]["inputs"], states[1]["inputs"])  # each rank draws its own examples
+    for name, value in states[0]["model"].items():
+        assert torch.equal(value, states[1]["model"][name]), name
