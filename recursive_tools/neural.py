@@ -12,6 +12,7 @@ calls spends one forward pass per recursion step on all of them instead of one p
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -124,7 +125,10 @@ class CheckpointSolver:
         self.sigma = float(meta.card.get("ptrm_sigma", DEFAULT_SIGMA) if sigma is None else sigma)
         self._kind = kind_module
         self.model = from_pretrained(meta.path)
-        self.engine = InferenceEngine(self.model, verify_batch=kind_module.verify_batch, threads=threads)
+        verify = kind_module.verify_batch
+        if "box" in meta.tokens:  # a Sudoku checkpoint for a non-default box shape
+            verify = functools.partial(verify, box=tuple(meta.tokens["box"]))
+        self.engine = InferenceEngine(self.model, verify_batch=verify, threads=threads)
         self._seeds = itertools.count()
         self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
                                     name=f"neural-batcher-{meta.name}")

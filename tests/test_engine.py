@@ -123,6 +123,10 @@ def test_halted_samples_leave_the_batch():
     reference = InferenceEngine(counter).run(tokens, max_steps=5, mode="reference")
     assert {r.steps for r in reference} == {5}
 
+    never = InferenceEngine(model, verify_batch=lambda inputs, predictions: np.zeros(len(inputs), dtype=bool))
+    assert {r.steps for r in never.run(tokens, max_steps=5)} == {5}  # a halt on a grid known to be wrong is ignored
+    assert {r.steps for r in never.run(tokens, max_steps=5, trust_q_halt=True)} == {1}
+
 
 def test_ptrm_with_zero_sigma_equals_one_deterministic_trajectory():
     torch.manual_seed(0)
@@ -237,7 +241,7 @@ def test_registration_reads_checkpoint_metadata(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- a tiny TRM learns 4x4 Sudoku
 
-def test_tiny_trm_learns_4x4_sudoku(tmp_path):
+def test_tiny_trm_learns_4x4_sudoku(tmp_path, monkeypatch):
     from recursive_tools.solvers.training.loop import Trainer, TrainConfig
     from recursive_tools.solvers.training.tasks import TaskSpec
 
@@ -263,3 +267,21 @@ def test_tiny_trm_learns_4x4_sudoku(tmp_path):
     assert solved >= 0.9, f"solved {solved:.1%} of held-out 4x4 puzzles after {time.perf_counter() - started:.0f}s"
     with_trajectories = np.mean([r.verified for r in engine.run(inputs, max_steps=8, trajectories=8, sigma=0.3)])
     assert with_trajectories >= solved
+
+    # The same model as a shipped checkpoint, through the real Sudoku kind and the solve pipeline.
+    from recursive_tools import pipeline
+    from recursive_tools.kinds import sudoku
+    from recursive_tools.neural import CheckpointSolver
+
+    folder = save_pretrained(model, tmp_path / "trm-sudoku-4x4-tiny", {"title": "tiny"}, kind="sudoku",
+                             size_label="4x4")
+    solver = CheckpointSolver(folder)
+    monkeypatch.setattr(pipeline, "_registry", {})
+    monkeypatch.setattr(pipeline, "_discovered", True)
+    pipeline.register_neural(lambda: solver, "sudoku", "4x4", solver.info.name)
+    puzzle_text = "\n".join("".join(str(v - 1) if v > 1 else "." for v in row) for row in inputs[0].reshape(4, 4))
+    answer = pipeline.solve("sudoku", puzzle_text, solver="neural", trajectories=8)
+    assert answer.status == "solved" and answer.verified, answer
+    assert answer.solver.name == "trm-sudoku-4x4-tiny" and answer.recursion_steps >= 1
+    assert sudoku.verify_batch(inputs[:1], sudoku.encode_solution(sudoku.parse(puzzle_text),
+                                                                  answer.solution)[None]).all()

@@ -69,7 +69,7 @@ def read_meta(path_or_name: str | Path) -> CheckpointMeta:
 
 
 def list_checkpoints(directory: Path = CHECKPOINTS_DIR) -> list[CheckpointMeta]:
-    """Every readable checkpoint folder under `directory`, sorted by name (unreadable ones are skipped with a warning)."""
+    """Every readable checkpoint folder under `directory`, by name; unreadable ones are skipped with a warning."""
     if not directory.is_dir():
         return []
     found = []

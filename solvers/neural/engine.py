@@ -2,9 +2,11 @@
 
 A batch of puzzles runs deep-supervision steps together. Each row (one trajectory of one puzzle) stops on its own:
 
-- `halting` mode: when the model's Q-head says halt, when its decoded grid passes the injected verifier
-  (verified early exit: that grid is the answer), or at `max_steps`. Stopped rows leave the batch (the carry is
-  index-selected), so no compute is spent on them.
+- `halting` mode: when its decoded grid passes the injected verifier (verified early exit: that grid is the
+  answer), when the model's Q-head says halt, or at `max_steps`. Stopped rows leave the batch (the carry is
+  index-selected), so no compute is spent on them. With a verifier in the loop, a Q-head halt on a grid that fails
+  verification is known to be wrong, so by default that row keeps refining; `trust_q_halt=True` stops it anyway
+  (cheaper, as the reference training does). Without a verifier every Q-head halt ends its row.
 - `reference` mode: every row runs all `max_steps` steps and the last step's grid is the answer, exactly as the
   reference evaluation does.
 
@@ -69,7 +71,7 @@ class InferenceEngine:
     def run(self, tokens: np.ndarray | torch.Tensor, *, trajectories: int | Sequence[int] = 1,
             sigma: float = 0.0, max_steps: int | None = None, mode: Mode = "halting",
             selection: Selection = "verified", budget: Budget | Sequence[Budget | None] | None = None,
-            seed: int = 0) -> list[SampleResult]:
+            seed: int = 0, trust_q_halt: bool = False) -> list[SampleResult]:
         """Solve a batch of token grids [B, L]; one SampleResult per puzzle, in order."""
         tokens = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens,
                                  dtype=torch.long)
@@ -89,7 +91,7 @@ class InferenceEngine:
                 rows += counts[end]
                 end += 1
             results += self._run_group(tokens[start:end], counts[start:end], budgets[start:end], sigma, max_steps,
-                                       mode, selection, generator)
+                                       mode, selection, generator, trust_q_halt)
             start = end
         return results
 
@@ -117,7 +119,7 @@ class InferenceEngine:
 
     def _run_group(self, tokens: torch.Tensor, counts: list[int], budgets: list[Budget | None], sigma: float,
                    max_steps: int, mode: Mode, selection: Selection,
-                   generator: torch.Generator) -> list[SampleResult]:
+                   generator: torch.Generator, trust_q_halt: bool) -> list[SampleResult]:
         model = self.model
         device = next(model.parameters()).device
         count_tensor = torch.tensor(counts)
@@ -170,7 +172,7 @@ class InferenceEngine:
                 last_q[active] = q
 
                 done = torch.zeros(len(active), dtype=torch.bool)
-                if mode == "halting":
+                if mode == "halting" and (trust_q_halt or not verify_in_loop):
                     halted = model.halts(output).cpu()
                     stop[active[halted]] = _CODE["q_halt"]
                     done |= halted

@@ -51,7 +51,7 @@ class HRM(RecursiveModel):
         with torch.no_grad():
             for h in range(H_cycles):
                 last_h = h == H_cycles - 1
-                for l_step in range(L_cycles if not last_h else L_cycles - 1):
+                for _ in range(L_cycles - 1 if last_h else L_cycles):
                     z_L = self.L_level(z_L, z_H + x, **mixing)
                 if not last_h:
                     z_H = self.H_level(z_H, z_L, **mixing)
