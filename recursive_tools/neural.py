@@ -13,6 +13,7 @@ calls spends one forward pass per recursion step on all of them instead of one p
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import queue
 import threading
@@ -45,6 +46,7 @@ DEFAULT_SIGMA = 0.3  # PTRM noise scale for Sudoku (the paper's value)
 @dataclass
 class _Request:
     tokens: np.ndarray
+    shape: tuple[int, ...]  # the puzzle's grid shape; only requests of one shape share an engine batch
     trajectories: int
     budget: Budget | None
     future: Future = field(default_factory=Future)
@@ -129,6 +131,10 @@ class CheckpointSolver:
         if "box" in meta.tokens:  # a Sudoku checkpoint for a non-default box shape
             verify = functools.partial(verify, box=tuple(meta.tokens["box"]))
         self.engine = InferenceEngine(self.model, verify_batch=verify, threads=threads)
+        # A size-agnostic model (no fixed seq_len, e.g. the maze net) is told each batch's grid shape, and so is
+        # the verifier when it asks for one.
+        self._pass_shape = getattr(self.model.config, "seq_len", None) is None
+        self._verify_takes_shape = "shape" in inspect.signature(kind_module.verify_batch).parameters
         self._seeds = itertools.count()
         self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
                                     name=f"neural-batcher-{meta.name}")
@@ -137,17 +143,28 @@ class CheckpointSolver:
         if not 1 <= trajectories <= MAX_TRAJECTORIES:
             raise ValueError(f"trajectories must be between 1 and {MAX_TRAJECTORIES}, got {trajectories}")
         tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(-1)
-        if tokens.shape[0] != self.model.config.seq_len:
-            raise ValueError(f"{self.info.name} reads {self.model.config.seq_len} tokens; this puzzle encodes to "
-                             f"{tokens.shape[0]}")
-        result: SampleResult = self.batcher.submit(_Request(tokens, trajectories, budget))
+        seq_len = getattr(self.model.config, "seq_len", None)
+        if seq_len is not None and tokens.shape[0] != seq_len:
+            raise ValueError(f"{self.info.name} reads {seq_len} tokens; this puzzle encodes to {tokens.shape[0]}")
+        shape = tuple(getattr(puzzle, "shape", (tokens.shape[0],)))
+        result: SampleResult = self.batcher.submit(_Request(tokens, shape, trajectories, budget))
         return NeuralAttempt(solution=self._decode(puzzle, result), passed_verification=bool(result.verified),
                              steps=result.steps, confidence=result.confidence, trajectories=result.trajectories)
 
     def trace(self, puzzle: Any, *, trajectories: int = 1, budget: Budget | None = None) -> SampleResult:
         """The engine's full record for one puzzle (halting confidence and changed cells per step)."""
         tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(1, -1)
-        return self.engine.run(tokens, trajectories=trajectories, sigma=self.sigma, budget=budget)[0]
+        shape = tuple(getattr(puzzle, "shape", (tokens.shape[1],)))
+        return self.engine.run(tokens, trajectories=trajectories, sigma=self.sigma, budget=budget,
+                               **self._shape_options(shape))[0]
+
+    def _shape_options(self, shape: tuple[int, ...]) -> dict[str, Any]:
+        if not self._pass_shape:
+            return {}
+        options: dict[str, Any] = {"forward_kwargs": {"shape": shape}}
+        if self._verify_takes_shape:
+            options["verify_batch"] = functools.partial(self.engine.verify_batch, shape=shape)
+        return options
 
     def _decode(self, puzzle: Any, result: SampleResult) -> Any | None:
         if result.steps == 0:
@@ -158,9 +175,18 @@ class CheckpointSolver:
             return None
 
     def _run_batch(self, requests: list[_Request]) -> list[SampleResult]:
-        tokens = np.stack([r.tokens for r in requests])
-        return self.engine.run(tokens, trajectories=[r.trajectories for r in requests], sigma=self.sigma,
-                               budget=[r.budget for r in requests], seed=next(self._seeds))
+        results: list[SampleResult | None] = [None] * len(requests)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, request in enumerate(requests):
+            by_shape.setdefault(request.shape, []).append(index)
+        for shape, members in by_shape.items():
+            group = [requests[i] for i in members]
+            solved = self.engine.run(np.stack([r.tokens for r in group]), trajectories=[r.trajectories for r in group],
+                                     sigma=self.sigma, budget=[r.budget for r in group], seed=next(self._seeds),
+                                     **self._shape_options(shape))
+            for index, result in zip(members, solved):
+                results[index] = result
+        return results
 
 
 _loaded: dict[Path, CheckpointSolver] = {}

@@ -285,3 +285,30 @@ def test_tiny_trm_learns_4x4_sudoku(tmp_path, monkeypatch):
     assert answer.solver.name == "trm-sudoku-4x4-tiny" and answer.recursion_steps >= 1
     assert sudoku.verify_batch(inputs[:1], sudoku.encode_solution(sudoku.parse(puzzle_text),
                                                                   answer.solution)[None]).all()
+
+
+def test_size_agnostic_maze_net_runs_through_the_bridge(tmp_path):
+    from recursive_tools.kinds import maze
+    from recursive_tools.neural import CheckpointSolver
+    from recursive_tools.solvers.neural.maze_net import MazeNet, MazeNetConfig
+
+    torch.manual_seed(0)
+    net = MazeNet(MazeNetConfig(width=8, blocks=1, iterations_per_step=2, grad_iterations=1, halt_max_steps=3,
+                                head_width=8))
+    folder = save_pretrained(net, tmp_path / "maze-tiny", {"title": "tiny maze net"}, kind="maze", size_label="any")
+    solver = CheckpointSolver(folder, window_s=0.2)
+    rectangular = maze.parse([list("S...#.."), list("###.#.#"), list("......G")])  # 3 x 7: the shape must reach
+    square = maze.parse([list("S.."), list("##."), list("G..")])                  # the net and the verifier
+    attempts = {}
+
+    def call(name, puzzle):
+        attempts[name] = solver.solve(puzzle, trajectories=2, budget=Budget.of(30.0))
+
+    threads = [threading.Thread(target=call, args=item) for item in (("rect", rectangular), ("square", square))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert set(attempts) == {"rect", "square"} and all(a.trajectories == 2 and a.steps >= 1 for a in attempts.values())
+    trace = solver.trace(rectangular)
+    assert len(trace.prediction) == 21 and len(trace.cells_changed) == trace.steps

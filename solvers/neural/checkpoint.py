@@ -30,11 +30,15 @@ from .base import RecursiveConfig, RecursiveModel
 from .catalog import CARD_FILE, CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, resolve_checkpoint
 from .hrm import HRM, HRMConfig
 from .layers import swiglu_inner_width
+from .maze_net import MazeNet, MazeNetConfig
 from .trm import TRM, TRMConfig
 
-MODEL_CLASSES: dict[str, tuple[type[torch.nn.Module], type[RecursiveConfig]]] = {
+# Model families loadable by name. A config class provides to_dict()/from_dict(); a model class takes
+# (config, peer_mask=None).
+MODEL_CLASSES: dict[str, tuple[type[torch.nn.Module], type[Any]]] = {
     "TRM": (TRM, TRMConfig),
     "HRM": (HRM, HRMConfig),
+    "MazeNet": (MazeNet, MazeNetConfig),
 }
 REFERENCE_PREFIXES = ("_orig_mod.model.inner.", "model.inner.")
 _EXPANSION_CANDIDATES = (4.0, 2.0, 1.0, 3.0, 6.0, 8.0, 2.5, 1.5)
@@ -44,17 +48,17 @@ class CheckpointError(ValueError):
     """A checkpoint does not fit the model: the message lists the missing, unexpected or mis-shaped keys."""
 
 
-def register_model(name: str, model_class: type[torch.nn.Module], config_class: type[RecursiveConfig]) -> None:
+def register_model(name: str, model_class: type[torch.nn.Module], config_class: type[Any]) -> None:
     """Make another model family loadable (its constructor takes (config, peer_mask=None))."""
     MODEL_CLASSES[name] = (model_class, config_class)
 
 
-def build_model(model_name: str, config: Mapping[str, Any] | RecursiveConfig,
+def build_model(model_name: str, config: Mapping[str, Any] | Any,
                 peer_mask: torch.Tensor | None = None) -> torch.nn.Module:
     if model_name not in MODEL_CLASSES:
         raise CheckpointError(f"unknown model class {model_name!r}; known: {', '.join(MODEL_CLASSES)}")
     model_class, config_class = MODEL_CLASSES[model_name]
-    if not isinstance(config, RecursiveConfig):
+    if not isinstance(config, config_class):
         config = config_class.from_dict(dict(config))
     return model_class(config, peer_mask=peer_mask)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -71,8 +71,13 @@ class InferenceEngine:
     def run(self, tokens: np.ndarray | torch.Tensor, *, trajectories: int | Sequence[int] = 1,
             sigma: float = 0.0, max_steps: int | None = None, mode: Mode = "halting",
             selection: Selection = "verified", budget: Budget | Sequence[Budget | None] | None = None,
-            seed: int = 0, trust_q_halt: bool = False) -> list[SampleResult]:
-        """Solve a batch of token grids [B, L]; one SampleResult per puzzle, in order."""
+            seed: int = 0, trust_q_halt: bool = False, verify_batch: VerifyBatch | None = None,
+            forward_kwargs: dict[str, Any] | None = None) -> list[SampleResult]:
+        """Solve a batch of token grids [B, L]; one SampleResult per puzzle, in order.
+
+        `verify_batch` replaces the engine's verifier for this call; `forward_kwargs` go to every model call (e.g. the
+        grid shape for a size-agnostic maze net).
+        """
         tokens = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens,
                                  dtype=torch.long)
         if tokens.dim() != 2:
@@ -82,6 +87,7 @@ class InferenceEngine:
         budgets = list(budget) if isinstance(budget, Sequence) else [budget] * batch
         max_steps = self.model.config.halt_max_steps if max_steps is None else max_steps
         self._check(tokens, counts, budgets, sigma, max_steps, mode, selection)
+        verify = verify_batch or self.verify_batch
         results: list[SampleResult] = []
         generator = torch.Generator().manual_seed(seed)
         start = 0
@@ -91,15 +97,16 @@ class InferenceEngine:
                 rows += counts[end]
                 end += 1
             results += self._run_group(tokens[start:end], counts[start:end], budgets[start:end], sigma, max_steps,
-                                       mode, selection, generator, trust_q_halt)
+                                       mode, selection, generator, trust_q_halt, verify, forward_kwargs or {})
             start = end
         return results
 
     def _check(self, tokens: torch.Tensor, counts: list[int], budgets: list[Budget | None], sigma: float,
                max_steps: int, mode: str, selection: str) -> None:
         config = self.model.config
-        if tokens.shape[1] != config.seq_len:
-            raise ValueError(f"puzzles have {tokens.shape[1]} tokens; this model reads {config.seq_len}")
+        seq_len = getattr(config, "seq_len", None)  # None: a size-agnostic model (e.g. convolutional)
+        if seq_len is not None and tokens.shape[1] != seq_len:
+            raise ValueError(f"puzzles have {tokens.shape[1]} tokens; this model reads {seq_len}")
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= config.vocab_size):
             raise ValueError(f"token ids must be in 0..{config.vocab_size - 1}")
         if len(counts) != tokens.shape[0] or len(budgets) != tokens.shape[0]:
@@ -113,13 +120,10 @@ class InferenceEngine:
         if mode not in ("halting", "reference") or selection not in ("verified", "q"):
             raise ValueError("mode must be 'halting' or 'reference'; selection 'verified' or 'q'")
 
-    def _verify(self, inputs: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:
-        verdict = np.asarray(self.verify_batch(inputs.numpy(), predictions.numpy()), dtype=bool)
-        return torch.from_numpy(verdict.reshape(-1))
-
     def _run_group(self, tokens: torch.Tensor, counts: list[int], budgets: list[Budget | None], sigma: float,
                    max_steps: int, mode: Mode, selection: Selection,
-                   generator: torch.Generator, trust_q_halt: bool) -> list[SampleResult]:
+                   generator: torch.Generator, trust_q_halt: bool, verify: VerifyBatch | None,
+                   forward_kwargs: dict[str, Any]) -> list[SampleResult]:
         model = self.model
         device = next(model.parameters()).device
         count_tensor = torch.tensor(counts)
@@ -128,7 +132,7 @@ class InferenceEngine:
             torch.cumsum(count_tensor, 0) - count_tensor, count_tensor)
         row_tokens = tokens.index_select(0, puzzle_of_row)
         rows = row_tokens.shape[0]
-        noise_scale = torch.where(trajectory_of_row == 0, 0.0, sigma).view(-1, 1, 1)
+        noise_scale = torch.where(trajectory_of_row == 0, 0.0, sigma)
 
         predictions = row_tokens.clone()  # latest prediction of every row; step 1 counts changes from the input
         steps = torch.zeros(rows, dtype=torch.long)
@@ -138,7 +142,7 @@ class InferenceEngine:
         stop = torch.zeros(rows, dtype=torch.long)
         winner = torch.full((len(counts),), -1, dtype=torch.long)  # verified winning row per puzzle
         noisy = sigma > 0 and max(counts) > 1
-        verify_in_loop = mode == "halting" and selection == "verified" and self.verify_batch is not None
+        verify_in_loop = mode == "halting" and selection == "verified" and verify is not None
         distinct_budgets = {id(b): b for b in budgets if b is not None}
         budget_index = torch.tensor([list(distinct_budgets).index(id(b)) if b is not None else -1 for b in budgets])
 
@@ -160,8 +164,9 @@ class InferenceEngine:
                     break
                 if noisy:
                     noise = torch.randn(carry.z.shape, generator=generator).to(device)
-                    carry = Carry(carry.y, carry.z + noise * noise_scale[active].to(device))
-                output = model(carry, active_tokens)
+                    scale = noise_scale[active].view(-1, *[1] * (carry.z.dim() - 1)).to(device)
+                    carry = Carry(carry.y, carry.z + noise * scale)
+                output = model(carry, active_tokens, **forward_kwargs)
                 carry = output.carry
                 prediction = output.logits.argmax(-1).cpu()
                 q = output.q_halt.float().cpu()
@@ -177,7 +182,7 @@ class InferenceEngine:
                     stop[active[halted]] = _CODE["q_halt"]
                     done |= halted
                 if verify_in_loop:
-                    passed = self._verify(row_tokens[active], prediction)
+                    passed = _verify(verify, row_tokens[active], prediction)
                     _choose_verified(passed, active, puzzle_of_row, q, winner, stop)
                     done |= winner[puzzle_of_row[active]] >= 0
                 if step == max_steps:
@@ -192,7 +197,7 @@ class InferenceEngine:
                     break
 
         chosen = _choose_rows(winner, puzzle_of_row, last_q, steps)
-        verdicts = (self._verify(tokens, predictions[chosen]) if self.verify_batch is not None else None)
+        verdicts = _verify(verify, tokens, predictions[chosen]) if verify is not None else None
         results = []
         for puzzle, row in enumerate(chosen.tolist()):
             ran = int(steps[row])
@@ -205,6 +210,11 @@ class InferenceEngine:
                 cells_changed=changed[row, :ran].tolist(),
                 row_steps=int(steps[puzzle_of_row == puzzle].sum())))
         return results
+
+
+def _verify(verify: VerifyBatch, inputs: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:
+    verdict = np.asarray(verify(inputs.numpy(), predictions.numpy()), dtype=bool)
+    return torch.from_numpy(verdict.reshape(-1))
 
 
 def _select(keep: torch.Tensor, active: torch.Tensor, carry: Carry,
