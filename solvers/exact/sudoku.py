@@ -58,8 +58,12 @@ class Geometry:
     n_cells: int
     units: tuple[tuple[int, ...], ...]
     peers: tuple[tuple[int, ...], ...]  # per cell: every other cell sharing a unit with it
-    # For each pair of units overlapping in 2+ cells (a box and a line): (overlap, rest of one, rest of the other).
-    overlaps: tuple[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]
+    # Cell groups whose candidate unions locked-candidate reasoning reads: every overlap of two units in 2+ cells
+    # (a box and a line), plus single cells where those do not tile a unit.
+    segments: tuple[tuple[int, ...], ...]
+    # Per overlap of units A and B: (its segment, segments tiling A minus it, segments tiling B minus it,
+    # cells of A minus it, cells of B minus it).
+    overlaps: tuple[tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]], ...]
 
 
 class _OutOfBudget(Exception):
@@ -90,14 +94,40 @@ def geometry(units: tuple[tuple[int, ...], ...], n_symbols: int) -> Geometry:
             peer_sets[cell].update(unit)
     for cell, peers in enumerate(peer_sets):
         peers.discard(cell)
-    overlaps = []
-    unit_sets = [set(unit) for unit in units]
+    segments, overlaps = _overlaps([set(unit) for unit in units], n_symbols)
+    return Geometry(n_symbols, n_cells, tuple(units), tuple(tuple(sorted(p)) for p in peer_sets), segments, overlaps)
+
+
+def _overlaps(unit_sets: list[set[int]], n_symbols: int):
+    pairs = []
     for i, first in enumerate(unit_sets):
         for second in unit_sets[i + 1:]:
             shared = first & second
             if 2 <= len(shared) < n_symbols:
-                overlaps.append((tuple(sorted(shared)), tuple(sorted(first - shared)), tuple(sorted(second - shared))))
-    return Geometry(n_symbols, n_cells, tuple(units), tuple(tuple(sorted(p)) for p in peer_sets), tuple(overlaps))
+                pairs.append((frozenset(shared), first, second))
+    segments: dict[frozenset[int], int] = {}
+    for shared, _, _ in pairs:
+        segments.setdefault(shared, len(segments))
+
+    def tiling(rest: set[int]) -> tuple[int, ...]:
+        """Segments that tile `rest` exactly, completed with single cells."""
+        parts = [index for segment, index in segments.items() if segment <= rest]
+        covered: set[int] = set()
+        chosen = []
+        for index in parts:
+            segment = next(s for s, i in segments.items() if i == index)
+            if not segment & covered:
+                covered |= segment
+                chosen.append(index)
+        for cell in sorted(rest - covered):
+            chosen.append(segments.setdefault(frozenset({cell}), len(segments)))
+        return tuple(chosen)
+
+    overlaps = tuple((segments[shared], tiling(first - shared), tiling(second - shared),
+                      tuple(sorted(first - shared)), tuple(sorted(second - shared)))
+                     for shared, first, second in pairs)
+    ordered = sorted(segments.items(), key=lambda item: item[1])
+    return tuple(tuple(sorted(segment)) for segment, _ in ordered), overlaps
 
 
 def solve(givens: list[int], units: tuple[tuple[int, ...], ...], n_symbols: int, *, limit: int = 2,
@@ -258,7 +288,7 @@ class _Search:
                             trial = cand.copy()
                             trial[cell] = bit
                             try:
-                                self._propagate(trial, [cell])
+                                self._propagate(trial, [cell], locked=False)
                             except _Failure:
                                 cand[cell] = other
                                 if trace is not None:
@@ -271,7 +301,7 @@ class _Search:
         finally:
             self.trace = trace
 
-    def _propagate(self, cand: list[int], queue: list[int]) -> None:
+    def _propagate(self, cand: list[int], queue: list[int], locked: bool = True) -> None:
         """Eliminate solved values from peers (naked singles) and place hidden singles, to a fixed point."""
         peers = self.geo.peers
         units = self.geo.units
@@ -314,7 +344,7 @@ class _Search:
                         queue.append(cell)
                         if trace is not None:
                             trace.append(Deduction(cell, single.bit_length(), "hidden_single", index))
-            if not queue and not self._locked_candidates(cand, queue):
+            if not queue and not (locked and self._locked_candidates(cand, queue)):
                 return
 
     def _locked_candidates(self, cand: list[int], queue: list[int]) -> bool:
@@ -322,15 +352,19 @@ class _Search:
         sit in the rest of the other. Returns whether any candidate was removed (new singles go to `queue`)."""
         changed = False
         trace = self.trace
-        for shared, rest_a, rest_b in self.geo.overlaps:
-            inside = 0
-            for cell in shared:
-                inside |= cand[cell]
+        unions = []
+        for segment in self.geo.segments:
+            union = 0
+            for cell in segment:
+                union |= cand[cell]
+            unions.append(union)
+        for shared, parts_a, parts_b, rest_a, rest_b in self.geo.overlaps:
+            inside = unions[shared]
             outside_a = outside_b = 0
-            for cell in rest_a:
-                outside_a |= cand[cell]
-            for cell in rest_b:
-                outside_b |= cand[cell]
+            for part in parts_a:
+                outside_a |= unions[part]
+            for part in parts_b:
+                outside_b |= unions[part]
             # Values of the overlap absent from one rest are locked there: remove them from the other rest.
             for locked, targets in ((inside & ~outside_a & outside_b, rest_b), (inside & ~outside_b & outside_a, rest_a)):
                 if not locked:
@@ -347,7 +381,9 @@ class _Search:
                             queue.append(cell)
                             if trace is not None:
                                 trace.append(Deduction(cell, mask.bit_length(), "naked_single"))
-        return changed
+            if changed:  # the unions are stale now: let the caller propagate, then look again
+                return True
+        return False
 
 
 def _describe(contradiction: Contradiction) -> str:
