@@ -97,6 +97,7 @@ NINE_BY_NINE_FORMATS = {
     "prose on one line": f"Please solve this: {FLAT} Thanks!",
     "prose around JSON": f"Can you solve {json.dumps(EXPECTED.tolist())} for me?",
     "markdown fence": "Here it is:\n```\n" + "\n".join(" ".join(row) for row in ROWS) + "\n```\nThanks",
+    "title line": "9x9\n" + "\n".join(ROWS) + "\nOK",
     "padded lines": "\n\n   " + "\n   ".join(ROWS) + "   \n\n",
 }
 

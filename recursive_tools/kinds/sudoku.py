@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -121,7 +121,11 @@ class Puzzle:
     grid: np.ndarray  # [N, N] int8, 0 = blank, read-only
     box_rows: int
     box_cols: int
-    symbols: tuple[str, ...] = field(default=())  # symbols[v - 1] is how value v was written (echoed in renders)
+    symbols: tuple[str, ...] = ()  # symbols[v - 1] is how value v was written (echoed in renders)
+
+    def __post_init__(self) -> None:
+        if len(self.symbols) != self.size:
+            object.__setattr__(self, "symbols", _digit_symbols(self.size))
 
     @property
     def size(self) -> int:
@@ -155,7 +159,7 @@ def make_puzzle(grid: Any, box: Any = None, symbols: tuple[str, ...] | None = No
     if array.min() < 0 or array.max() > size:
         raise ParseError(f"grid values must be 0 (blank) or 1..{size}")
     box_rows, box_cols = parse_box(box, size)
-    return Puzzle(_frozen(array), box_rows, box_cols, symbols or _digit_symbols(size))
+    return Puzzle(_frozen(array), box_rows, box_cols, symbols or ())
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -406,7 +410,8 @@ def _square_grid(lines: list[_Line], mode: str, size_hint: int | None) -> tuple[
 
 
 def _variants(rows: list[list[str]], numbers: list[int]):
-    """The rows as given, without a column-header line, and without a leading row-label column."""
+    """The rows as given, without a column-header line, without a leading row-label column, and without stray
+    lines of another width before or after the grid (a title like "9x9")."""
     yield rows, numbers
     if len(rows) >= 2 and _is_label_sequence(rows[0]):
         yield rows[1:], numbers[1:]
@@ -415,6 +420,14 @@ def _variants(rows: list[list[str]], numbers: list[int]):
             yield [r[1:] for r in body], numbers[1:]
     if rows and all(rows) and _is_label_sequence([r[0] for r in rows]):
         yield [r[1:] for r in rows], numbers
+    width = _most_common_length(rows)
+    start, end = 0, len(rows)
+    while start < end and len(rows[start]) != width:
+        start += 1
+    while end > start and len(rows[end - 1]) != width:
+        end -= 1
+    if (start, end) != (0, len(rows)):
+        yield rows[start:end], numbers[start:end]
 
 
 def _is_label_sequence(cells: list[str]) -> bool:
@@ -613,7 +626,7 @@ def verify(puzzle: Puzzle, solution: Any) -> list[Check]:
     return checks
 
 
-def _unit_problems(geo: Geometry, unit_index: int, flat: np.ndarray, n: int) -> list[str]:
+def _unit_problems(geo: Geometry, unit_index: int, flat: np.ndarray, n: int, *, missing: bool = True) -> list[str]:
     """'row 3 has 5 twice (columns 2 and 7)', 'row 3 is missing 8' for one unit (only values in 1..n count)."""
     unit = geo.units[unit_index]
     name = geo.unit_name(unit_index)
@@ -628,9 +641,9 @@ def _unit_problems(geo: Geometry, unit_index: int, flat: np.ndarray, n: int) -> 
             where = _positions_in_unit(geo, unit_index, cells)
             times = "twice" if len(cells) == 2 else f"{len(cells)} times"
             problems.append(f"{name} has {value} {times} ({where})")
-    missing = [str(v) for v in range(1, n + 1) if v not in positions]
-    if missing and len(missing) < n:
-        problems.append(f"{name} is missing {', '.join(missing)}")
+    absent = [str(v) for v in range(1, n + 1) if v not in positions]
+    if missing and absent and len(absent) < n:
+        problems.append(f"{name} is missing {', '.join(absent)}")
     return problems
 
 
@@ -682,8 +695,8 @@ def _run(puzzle: Puzzle, budget: Budget, *, limit: int, trace: bool = False) -> 
 def solve_exact(puzzle: Puzzle, budget: Budget | None = None) -> ExactOutcome:
     """Certify the puzzle: unique solution, several, none (with the contradiction), or gave_up (with why)."""
     n = puzzle.size
-    given_conflicts = [p for i in range(3 * n) for p in _unit_problems(puzzle.geometry, i, puzzle.grid.reshape(-1), n)
-                       if "missing" not in p]
+    flat = puzzle.grid.reshape(-1)
+    given_conflicts = [p for i in range(3 * n) for p in _unit_problems(puzzle.geometry, i, flat, n, missing=False)]
     if given_conflicts:
         return ExactOutcome("no_solution", unique=False, detail="the givens break the rules: " +
                             _listing(given_conflicts, "conflicts"))
