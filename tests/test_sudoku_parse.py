@@ -95,6 +95,9 @@ NINE_BY_NINE_FORMATS = {
     "JSON puzzle key": json.dumps({"puzzle": EXPECTED.tolist()}),
     "prose around rows": "Please solve this:\n\n" + "\n".join(ROWS) + "\n\nThanks!",
     "prose on one line": f"Please solve this: {FLAT} Thanks!",
+    "prose ending with a full stop": f"Solve {FLAT}. please",
+    "JSON object with box": json.dumps({"board": ROWS, "box": "3x3"}),
+    "JSON string": json.dumps(FLAT),
     "prose around JSON": f"Can you solve {json.dumps(EXPECTED.tolist())} for me?",
     "markdown fence": "Here it is:\n```\n" + "\n".join(" ".join(row) for row in ROWS) + "\n```\nThanks",
     "title line": "9x9\n" + "\n".join(ROWS) + "\nOK",
@@ -107,6 +110,11 @@ def test_nine_by_nine_formats(name: str) -> None:
     puzzle = sudoku.parse(NINE_BY_NINE_FORMATS[name])
     assert puzzle.size_label == "9x9" and (puzzle.box_rows, puzzle.box_cols) == (3, 3)
     assert np.array_equal(puzzle.grid, EXPECTED)
+
+
+def test_grid_in_prose_ending_with_a_blank() -> None:
+    grid = sudoku.parse(f"Solve {FLAT[:-1]}. please").grid
+    assert grid[8, 8] == 0 and np.array_equal(grid.reshape(-1)[:80], EXPECTED.reshape(-1)[:80])
 
 
 def test_structured_sources() -> None:
@@ -157,6 +165,7 @@ def test_box_hint() -> None:
     puzzle = sudoku.parse("." * 36, box="3x2")
     assert (puzzle.box_rows, puzzle.box_cols) == (3, 2) and puzzle.size_label == "6x6-box3x2"
     assert sudoku.parse({"grid": "." * 36, "box": "3x2"}).box_rows == 3
+    assert sudoku.parse(json.dumps({"grid": "." * 36, "box": "3x2"})).box_rows == 3
     with pytest.raises(ParseError, match="box 2x2 does not fit a 6x6 grid"):
         sudoku.parse("." * 36, box="2x2")
     with pytest.raises(ParseError, match="rows x columns"):

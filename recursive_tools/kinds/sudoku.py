@@ -216,12 +216,18 @@ def parse(source: Any, **hints: Any) -> Puzzle:
     if size_hint is not None and (not isinstance(size_hint, int) or isinstance(size_hint, bool)
                                   or not 1 <= size_hint <= MAX_SUDOKU_SIZE):
         raise ParseError(f"size must be an integer 1..{MAX_SUDOKU_SIZE}", expected="an integer", found=str(size_hint))
+    if isinstance(source, (bytes, bytearray)):
+        source = bytes(source).decode("utf-8", errors="replace")
+    if isinstance(source, str):
+        if len(source.encode("utf-8", errors="replace")) > MAX_REQUEST_BYTES:
+            raise ParseError(f"the puzzle text is longer than {MAX_REQUEST_BYTES} bytes", expected="a single grid")
+        structured = _json_grid(source.strip())
+        if isinstance(structured, (dict, list, str)):
+            source = structured
     if isinstance(source, dict):
         source, box_hint = _unwrap_dict(source, box_hint)
     if isinstance(source, np.ndarray):
         source = source.tolist()
-    if isinstance(source, (bytes, bytearray)):
-        source = bytes(source).decode("utf-8", errors="replace")
     if isinstance(source, str):
         rows, line_numbers = _rows_from_text(source, size_hint)
     elif isinstance(source, (list, tuple)):
@@ -262,20 +268,9 @@ def _unwrap_dict(source: dict, box_hint: Any) -> tuple[Any, Any]:
 
 
 def _rows_from_text(text: str, size_hint: int | None) -> tuple[list[list[str]], list[int]]:
-    if len(text.encode("utf-8", errors="replace")) > MAX_REQUEST_BYTES:
-        raise ParseError(f"the puzzle text is longer than {MAX_REQUEST_BYTES} bytes", expected="a single grid")
-    stripped = text.strip()
-    if not stripped:
+    if not text.strip():
         raise ParseError("the puzzle is empty: send the grid, e.g. 81 characters with . for blanks",
                          expected="a grid")
-    structured = _json_grid(stripped)
-    if structured is not None:
-        if isinstance(structured, dict):
-            structured, _ = _unwrap_dict(structured, None)
-        if isinstance(structured, str):
-            return _rows_from_text(structured, size_hint)
-        if isinstance(structured, list):
-            return _rows_from_list(structured, size_hint)
     blocks, embedded = _scan_lines(text)
     candidates = sorted(blocks, key=lambda b: -sum(len(line.chars) for line in b)) + embedded
     if not candidates:
@@ -293,7 +288,9 @@ def _rows_from_text(text: str, size_hint: int | None) -> tuple[list[list[str]], 
 
 def _json_grid(text: str) -> Any:
     """The JSON value when the text is (or plainly embeds) a JSON grid; None otherwise."""
-    if text[0] in "[{":
+    if not text:
+        return None
+    if text[0] in "[{\"":
         candidate = text
     else:  # a nested list inside prose: from the first "[[" to the last "]]"
         start = _JSON_START.search(text)
@@ -319,9 +316,7 @@ def _scan_lines(text: str) -> tuple[list[list[_Line]], list[list[_Line]]]:
                 blocks.append(current)
                 current = []
             for word in line.split():
-                run = word.strip(":.,;!?\"'()[]{}")
-                if len(run) >= 16 and math.isqrt(len(run)) ** 2 == len(run) and all(map(_is_cell_char, run)):
-                    embedded.append([_Line(number, [run])])
+                embedded.extend([_Line(number, [run])] for run in _cell_runs(word))
             continue
         if not line.strip() or (set(line) <= _BORDER_CHARS and not _only_dashes(line)):
             continue
@@ -333,6 +328,17 @@ def _scan_lines(text: str) -> tuple[list[list[_Line]], list[list[_Line]]]:
     if current:
         blocks.append(current)
     return [_trim_unknown_edges(block) for block in blocks], embedded
+
+
+def _cell_runs(word: str) -> list[str]:
+    """A word of prose that is a whole grid on one line ("...: 53..7....6..195... thanks"): at most one reading,
+    with or without a final '.'/'?' that may end the sentence rather than be a blank."""
+    run = word.strip(":,;!\"'()[]{}")
+    for candidate in (run, run[:-1]):
+        if (len(candidate) >= 16 and math.isqrt(len(candidate)) ** 2 == len(candidate)
+                and all(map(_is_cell_char, candidate)) and any(ch.isdigit() or ch in BLANK_CHARS for ch in candidate)):
+            return [candidate]
+    return []
 
 
 def _only_dashes(line: str) -> bool:
