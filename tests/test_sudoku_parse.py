@@ -179,7 +179,7 @@ ERRORS = {
     "a short single line": (FLAT[:80], "found 80 cells on one line"),
     "an unknown character": ("\n".join(ROWS).replace("6..195...", "6..1#5..."),
                              r"line 2: characters not understood: '#' \(first at character 5"),
-    "a value out of range": ("1234" + "5..." + "." * 8, r"row 2, column 1: '5' is outside 1..4"),
+    "a value out of range": ("1234" + "5..." + "." * 8, r"row 2 \(line 1\), column 1: '5' is outside 1..4"),
     "no box shape": ("\n".join(["......."] * 7), "7x7 grid has no standard box shape"),
     "empty text": ("   ", "the puzzle is empty"),
     "prose only": ("hello there, how are you?", "no grid found"),

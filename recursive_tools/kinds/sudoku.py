@@ -562,14 +562,15 @@ def _resolve(rows: list[list[str]], line_numbers: list[int], box_hint: Any) -> P
     problems: list[str] = []
     first_bad_row = 0
     for r, row in enumerate(rows):
+        where = f"row {r + 1}" + (f" (line {line_numbers[r]})" if line_numbers[r] != r + 1 else "")
         for c, cell in enumerate(row):
             value = _value_of(cell, letters_only, x_is_symbol)
             if value is None or value > size:
                 first_bad_row = first_bad_row or r + 1
             if value is None:
-                problems.append(f"row {r + 1}, column {c + 1}: {cell!r} is not understood")
+                problems.append(f"{where}, column {c + 1}: {cell!r} is not understood")
             elif value > size:
-                problems.append(f"row {r + 1}, column {c + 1}: {cell!r} is outside 1..{size} for a "
+                problems.append(f"{where}, column {c + 1}: {cell!r} is outside 1..{size} for a "
                                 f"{size}x{size} Sudoku")
             else:
                 grid[r, c] = value
