@@ -99,35 +99,41 @@ def geometry(units: tuple[tuple[int, ...], ...], n_symbols: int) -> Geometry:
 
 
 def _overlaps(unit_sets: list[set[int]], n_symbols: int):
+    """Segments and overlap records for Geometry (see there)."""
     pairs = []
     for i, first in enumerate(unit_sets):
         for second in unit_sets[i + 1:]:
             shared = first & second
             if 2 <= len(shared) < n_symbols:
                 pairs.append((frozenset(shared), first, second))
-    segments: dict[frozenset[int], int] = {}
+    segments: list[frozenset[int]] = []
+    index_of: dict[frozenset[int], int] = {}
+
+    def segment_index(segment: frozenset[int]) -> int:
+        if segment not in index_of:
+            index_of[segment] = len(segments)
+            segments.append(segment)
+        return index_of[segment]
+
     for shared, _, _ in pairs:
-        segments.setdefault(shared, len(segments))
+        segment_index(shared)
+    overlap_segments = list(segments)
 
     def tiling(rest: set[int]) -> tuple[int, ...]:
-        """Segments that tile `rest` exactly, completed with single cells."""
-        parts = [index for segment, index in segments.items() if segment <= rest]
+        """Disjoint overlap segments inside `rest`, completed with single cells, covering it exactly."""
         covered: set[int] = set()
         chosen = []
-        for index in parts:
-            segment = next(s for s, i in segments.items() if i == index)
-            if not segment & covered:
+        for segment in overlap_segments:
+            if segment <= rest and not segment & covered:
                 covered |= segment
-                chosen.append(index)
-        for cell in sorted(rest - covered):
-            chosen.append(segments.setdefault(frozenset({cell}), len(segments)))
+                chosen.append(index_of[segment])
+        chosen.extend(segment_index(frozenset({cell})) for cell in sorted(rest - covered))
         return tuple(chosen)
 
-    overlaps = tuple((segments[shared], tiling(first - shared), tiling(second - shared),
+    overlaps = tuple((index_of[shared], tiling(first - shared), tiling(second - shared),
                       tuple(sorted(first - shared)), tuple(sorted(second - shared)))
                      for shared, first, second in pairs)
-    ordered = sorted(segments.items(), key=lambda item: item[1])
-    return tuple(tuple(sorted(segment)) for segment, _ in ordered), overlaps
+    return tuple(tuple(sorted(segment)) for segment in segments), overlaps
 
 
 def solve(givens: list[int], units: tuple[tuple[int, ...], ...], n_symbols: int, *, limit: int = 2,
