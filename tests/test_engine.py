@@ -164,7 +164,7 @@ def test_budget_cancel_deadline_and_progress():
     reports = []
     budget = Budget.of(10.0, progress=lambda p, total, msg: reports.append((p, total)))
     InferenceEngine(model).run(tokens, max_steps=4, budget=budget)
-    assert reports == [(1, 4), (2, 4), (3, 4)]
+    assert reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
     cancelled = Budget.of(10.0)
     cancelled.cancel.set()
     late = Budget.of(0.0)

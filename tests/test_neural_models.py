@@ -319,7 +319,7 @@ def test_unknown_checkpoint_name_lists_known_ones():
         from_pretrained("no-such-model")
 
 
-def test_listing_checkpoints_does_not_import_torch():
-    code = ("import sys; from recursive_tools.solvers.neural.catalog import list_checkpoints; list_checkpoints(); "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+def test_listing_and_registering_checkpoints_does_not_import_torch():
+    code = ("import sys; from recursive_tools.neural import register_shipped_checkpoints; "
+            "register_shipped_checkpoints(); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

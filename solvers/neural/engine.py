@@ -187,14 +187,14 @@ class InferenceEngine:
                     done |= winner[puzzle_of_row[active]] >= 0
                 if step == max_steps:
                     stop[active[~done]] = _CODE["max_steps"]
-                    break
+                    done[:] = True
                 for b in distinct_budgets.values():
                     b.report(step, max_steps, f"recursion step {step}/{max_steps}: {int((~done).sum())} of {rows} "
                                               "trajectories still running")
+                if bool(done.all()):
+                    break
                 if bool(done.any()):
                     active, carry, active_tokens = _select(~done, active, carry, active_tokens)
-                if len(active) == 0:
-                    break
 
         chosen = _choose_rows(winner, puzzle_of_row, last_q, steps)
         verdicts = _verify(verify, tokens, predictions[chosen]) if verify is not None else None
