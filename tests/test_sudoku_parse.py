@@ -186,7 +186,8 @@ ERRORS = {
     "a ragged JSON grid": ("[[1,2,3,4],[1,2,3],[1,2,3,4],[1,2,3,4]]", "row 2 has 3 cells, expected 4"),
     "a dict without a grid": ('{"rows": 9}', "no grid: expected a key like 'grid'"),
     "a bad JSON cell": ("[[1,2,3,4],[1,2,true,4],[1,2,3,4],[1,2,3,4]]", "row 2, column 3: true/false"),
-    "too large": ("\n".join(["." * 36] * 36), "at most 25x25"),
+    "too large": ("\n".join(["." * 36] * 36), "the grid is 36x36; Sudoku grids from 4x4 to 25x25"),
+    "a column of single cells": ("1\n" * 50, "found 50 rows, most with 1 cells"),
 }
 
 

@@ -472,12 +472,16 @@ def _shape_error(lines: list[_Line], mode: str, size_hint: int | None) -> ParseE
         return ParseError(f"found {total} cells on one line, but a Sudoku needs a square number of cells "
                           f"({', '.join(str(n * n) for n in (4, 6, 9, 16))}, ...): check for missing or extra cells",
                           row=rows[0][0], expected="a square number of cells", found=str(total))
+    if not _valid_size(expected) and len(rows) == common and all(len(cells) == common for _, cells in rows):
+        return ParseError(f"the grid is {common}x{common}; Sudoku grids from 4x4 to {MAX_SUDOKU_SIZE}x{MAX_SUDOKU_SIZE} "
+                          "are supported", expected=f"at most {MAX_SUDOKU_SIZE}x{MAX_SUDOKU_SIZE}")
+    if not _valid_size(expected):
+        return ParseError(f"found {len(rows)} rows, most with {common} cells: a Sudoku grid is N x N with N from 4 "
+                          f"to {MAX_SUDOKU_SIZE}", row=rows[0][0], expected="an N x N grid")
     problems = [f"row {i} (line {number}) has {len(cells)} cells, expected {expected}"
                 for i, (number, cells) in enumerate(rows, start=1) if len(cells) != expected]
     if len(rows) != expected:
         problems.insert(0, f"found {len(rows)} rows, expected {expected}")
-    if expected > MAX_SUDOKU_SIZE:
-        problems.insert(0, f"grids are at most {MAX_SUDOKU_SIZE}x{MAX_SUDOKU_SIZE}")
     first_bad = next((number for number, cells in rows if len(cells) != expected), None)
     shown = "; ".join(problems[:6]) + (f"; and {len(problems) - 6} more" if len(problems) > 6 else "")
     return ParseError(f"the grid is not square: {shown}", row=first_bad, expected=f"{expected} cells per row")
