@@ -125,6 +125,8 @@ class CheckpointSolver:
         family = str(meta.card.get("family", meta.model)).lower()
         self.info = SolverInfo(name=meta.name, family=family, checkpoint=meta.name)
         self.sigma = float(meta.card.get("ptrm_sigma", DEFAULT_SIGMA) if sigma is None else sigma)
+        # Deep-supervision steps at inference; a card may ask for more than training used (e.g. larger mazes).
+        self.max_steps: int | None = meta.card.get("inference_max_steps")
         self._kind = kind_module
         self.model = from_pretrained(meta.path)
         verify = kind_module.verify_batch
@@ -142,21 +144,23 @@ class CheckpointSolver:
     def solve(self, puzzle: Any, *, trajectories: int = 1, budget: Budget | None = None) -> NeuralAttempt:
         if not 1 <= trajectories <= MAX_TRAJECTORIES:
             raise ValueError(f"trajectories must be between 1 and {MAX_TRAJECTORIES}, got {trajectories}")
-        tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(-1)
-        seq_len = getattr(self.model.config, "seq_len", None)
-        if seq_len is not None and tokens.shape[0] != seq_len:
-            raise ValueError(f"{self.info.name} reads {seq_len} tokens; this puzzle encodes to {tokens.shape[0]}")
-        shape = tuple(getattr(puzzle, "shape", (tokens.shape[0],)))
+        tokens, shape = self._encode(puzzle)
         result: SampleResult = self.batcher.submit(_Request(tokens, shape, trajectories, budget))
         return NeuralAttempt(solution=self._decode(puzzle, result), passed_verification=bool(result.verified),
                              steps=result.steps, confidence=result.confidence, trajectories=result.trajectories)
 
     def trace(self, puzzle: Any, *, trajectories: int = 1, budget: Budget | None = None) -> SampleResult:
         """The engine's full record for one puzzle (halting confidence and changed cells per step)."""
-        tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(1, -1)
-        shape = tuple(getattr(puzzle, "shape", (tokens.shape[1],)))
-        return self.engine.run(tokens, trajectories=trajectories, sigma=self.sigma, budget=budget,
-                               **self._shape_options(shape))[0]
+        tokens, shape = self._encode(puzzle)
+        return self.engine.run(tokens[None], trajectories=trajectories, sigma=self.sigma, budget=budget,
+                               max_steps=self.max_steps, **self._shape_options(shape))[0]
+
+    def _encode(self, puzzle: Any) -> tuple[np.ndarray, tuple[int, ...]]:
+        tokens = np.asarray(self._kind.encode(puzzle), dtype=np.int64).reshape(-1)
+        seq_len = getattr(self.model.config, "seq_len", None)
+        if seq_len is not None and tokens.shape[0] != seq_len:
+            raise ValueError(f"{self.info.name} reads {seq_len} tokens; this puzzle encodes to {tokens.shape[0]}")
+        return tokens, tuple(getattr(puzzle, "shape", (tokens.shape[0],)))
 
     def _shape_options(self, shape: tuple[int, ...]) -> dict[str, Any]:
         if not self._pass_shape:
@@ -183,7 +187,7 @@ class CheckpointSolver:
             group = [requests[i] for i in members]
             solved = self.engine.run(np.stack([r.tokens for r in group]), trajectories=[r.trajectories for r in group],
                                      sigma=self.sigma, budget=[r.budget for r in group], seed=next(self._seeds),
-                                     **self._shape_options(shape))
+                                     max_steps=self.max_steps, **self._shape_options(shape))
             for index, result in zip(members, solved):
                 results[index] = result
         return results
