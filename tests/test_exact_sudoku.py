@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recursive_tools.kinds import sudoku
 from recursive_tools.solvers.budget import Budget
@@ -159,3 +161,35 @@ def test_explain_steps() -> None:
     assert steps[-1].startswith("... ") and steps[-1].endswith("more steps omitted")
     impossible = sudoku.parse("55" + "." * 79)
     assert sudoku.explain(impossible, None)[0].startswith("no solution")
+
+
+def all_4x4_solutions() -> list[tuple[int, ...]]:
+    """Every solved 4x4 grid (there are 288), by brute force over row permutations."""
+    from itertools import permutations
+
+    units = sudoku.geometry(4, 2, 2).units
+    rows = list(permutations(range(1, 5)))
+    grids = []
+    for a in rows:
+        for b in rows:
+            for c in rows:
+                for d in rows:
+                    flat = a + b + c + d
+                    if all(len({flat[i] for i in unit}) == 4 for unit in units):
+                        grids.append(flat)
+    return grids
+
+
+SOLVED_4X4 = all_4x4_solutions()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=16, max_size=16).map(
+    lambda values: [v if i % 3 == 0 or v == 0 else 0 for i, v in enumerate(values)]))
+def test_counts_match_brute_force_on_4x4(givens: list[int]) -> None:
+    expected = sum(all(g == 0 or g == s for g, s in zip(givens, solution)) for solution in SOLVED_4X4)
+    units = sudoku.geometry(4, 2, 2).units
+    assert len(SOLVED_4X4) == 288
+    assert exact.count_solutions(givens, units, 4, limit=1000) == expected
+    result = exact.solve(givens, units, 4, limit=2)
+    assert result.status == {0: "no_solution", 1: "solved"}.get(expected, "multiple_solutions")

@@ -155,6 +155,15 @@ def test_twenty_five_by_twenty_five_tokens() -> None:
     assert np.array_equal(sudoku.parse(letters).grid, grid)  # A..Y, X included as a symbol
 
 
+def test_twelve_by_twelve_digits_and_letters() -> None:
+    grid = np.array([[(4 * (r % 3) + r // 3 + c) % 12 + 1 for c in range(12)] for r in range(12)])
+    grid[1::2, ::2] = 0
+    text = "\n".join("".join("." if v == 0 else "123456789ABC"[v - 1] for v in line) for line in grid)
+    puzzle = sudoku.parse(text)
+    assert puzzle.size_label == "12x12" and (puzzle.box_rows, puzzle.box_cols) == (3, 4)
+    assert np.array_equal(puzzle.grid, grid)
+
+
 @pytest.mark.parametrize("size,box", [(4, (2, 2)), (6, (2, 3)), (8, (2, 4)), (12, (3, 4))])
 def test_box_shape_inferred(size: int, box: tuple[int, int]) -> None:
     puzzle = sudoku.parse("." * size * size)
