@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 import sys
 import time
@@ -35,6 +36,14 @@ def read_puzzles(path: Path, limit: int) -> list[str]:
         else:
             rows = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
     return rows[:limit]
+
+
+def as_grid_text(text: str) -> str:
+    """A square grid written on one line (as the maze CSV does) split into rows; other text unchanged."""
+    side = math.isqrt(len(text))
+    if "\n" in text or side * side != len(text) or any(ch.isdigit() or ch == "." for ch in text):
+        return text
+    return "\n".join(text[r * side:(r + 1) * side] for r in range(side))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     solver = CheckpointSolver(args.checkpoint, threads=args.threads)
     meta, model, engine = solver.meta, solver.model, solver.engine
     kind = get_kind(meta.kind)
-    tokens = np.stack([kind.encode(kind.parse(text)) for text in read_puzzles(args.puzzles, args.limit)])
+    tokens = np.stack([kind.encode(kind.parse(as_grid_text(text))) for text in read_puzzles(args.puzzles, args.limit)])
     max_steps = args.max_steps or model.config.halt_max_steps
     engine.run(tokens[:2], max_steps=1)  # warm-up
 
