@@ -121,9 +121,8 @@ class CheckpointSolver:
         self.meta = meta
         self.kind = meta.kind or kind_module.NAME
         self.size_label = meta.size_label or ""
-        self.card = meta.card
-        family = str(meta.card.get("family", meta.model)).lower()
-        self.info = SolverInfo(name=meta.name, family=family, checkpoint=meta.name)
+        self.card = meta.solver_card
+        self.info = SolverInfo(name=meta.name, family=meta.family, checkpoint=meta.name)
         self.sigma = float(meta.card.get("ptrm_sigma", DEFAULT_SIGMA) if sigma is None else sigma)
         # Deep-supervision steps at inference; a card may ask for more than training used (e.g. larger mazes).
         self.max_steps: int | None = meta.card.get("inference_max_steps")
@@ -218,6 +217,7 @@ def register_shipped_checkpoints(checkpoints: list[CheckpointMeta] | None = None
         key = (meta.kind, meta.size_label)
         if key in registered:
             continue
-        register_neural(lambda meta=meta: load_solver(meta), meta.kind, meta.size_label, meta.name, card=meta.card)
+        register_neural(lambda meta=meta: load_solver(meta), meta.kind, meta.size_label, meta.name,
+                        card=meta.solver_card)
         registered[key] = meta.name
     return list(registered.values())

@@ -231,12 +231,13 @@ def test_registration_reads_checkpoint_metadata(tmp_path, monkeypatch):
 
     registered = []
     monkeypatch.setattr(neural, "register_neural", lambda loader, kind, size, name, card=None:
-                        registered.append((kind, size, name)))
+                        registered.append((kind, size, name, card["family"], card["parameters"])))
     for name, preferred in (("a-model", False), ("b-model", True)):
         save_pretrained(small_model(), tmp_path / name, {"preferred": preferred}, kind="sudoku", size_label="4x4")
     save_pretrained(small_model(), tmp_path / "no-kind", {})
     assert neural.register_shipped_checkpoints(list_checkpoints(tmp_path)) == ["b-model"]
-    assert registered == [("sudoku", "4x4", "b-model")]
+    parameters = sum(p.numel() for p in small_model().parameters())
+    assert registered == [("sudoku", "4x4", "b-model", "trm", parameters)]
 
 
 # ---------------------------------------------------------------- a tiny TRM learns 4x4 Sudoku
@@ -297,6 +298,7 @@ def test_size_agnostic_maze_net_runs_through_the_bridge(tmp_path):
                                 head_width=8))
     folder = save_pretrained(net, tmp_path / "maze-tiny", {"title": "tiny maze net"}, kind="maze", size_label="any")
     solver = CheckpointSolver(folder, window_s=0.2)
+    assert solver.info.family == "conv-recurrent"
     rectangular = maze.parse([list("S...#.."), list("###.#.#"), list("......G")])  # 3 x 7: the shape must reach
     square = maze.parse([list("S.."), list("##."), list("G..")])                  # the net and the verifier
     attempts = {}

@@ -24,6 +24,7 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+FAMILIES = {"TRM": "trm", "HRM": "hrm", "MazeNet": "conv-recurrent"}  # model class -> solver family
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class CheckpointMeta:
     tokens: dict[str, Any] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
     parameters: int | None = None
+
+    @property
+    def family(self) -> str:
+        return str(self.card.get("family") or FAMILIES.get(self.model, self.model.lower()))
+
+    @property
+    def solver_card(self) -> dict[str, Any]:
+        """The card with `family` and `parameters` filled in (what describe_solvers shows)."""
+        return {"parameters": self.parameters, **self.card, "family": self.family}
 
 
 def resolve_checkpoint(path_or_name: str | Path) -> Path:
