@@ -128,12 +128,14 @@ def test_progress_is_reported() -> None:
     assert reports and "search nodes" in reports[0][2]
 
 
-def test_trace_leads_to_the_solution() -> None:
-    row = read_csv("sudoku9x9_magictour_sample.csv")[0]
+@pytest.mark.parametrize("name,reasons", [("sudoku9x9_magictour_sample.csv", {"naked_single", "guess"}),
+                                          ("sudoku16x16_sample.csv", {"hidden_single", "forced"})])
+def test_trace_leads_to_the_solution(name: str, reasons: set[str]) -> None:
+    row = read_csv(name)[0]
     puzzle = sudoku.parse(row["question"])
-    result = exact.solve(puzzle.grid.reshape(-1).tolist(), puzzle.geometry.units, 9, limit=1, trace=True)
+    result = exact.solve(puzzle.grid.reshape(-1).tolist(), puzzle.geometry.units, puzzle.size, limit=1, trace=True)
     solution = result.solutions[0]
-    assert result.trace and {step.reason for step in result.trace} >= {"naked_single", "guess"}
+    assert result.trace and {step.reason for step in result.trace} >= reasons
     for step in result.trace:
         assert solution[step.cell] == step.value
     filled = {step.cell for step in result.trace}

@@ -751,8 +751,11 @@ def explain(puzzle: Puzzle, solution: Any = None) -> list[str]:
         symbol = puzzle.symbol(step.value)
         if step.reason == "guess":
             steps.append(f"guess {_cell_name(r, c)} = {symbol}")
-        elif step.reason == "forced":
+        elif step.reason == "forced" and step.via is None:
             steps.append(f"{_cell_name(r, c)} = {symbol}: forced (its other candidate leads to a contradiction)")
+        elif step.reason == "forced":
+            probed = _cell_name(*divmod(step.via, puzzle.size))
+            steps.append(f"{_cell_name(r, c)} = {symbol}: forced (it follows from either candidate of {probed})")
         elif step.reason == "hidden_single":
             steps.append(f"{_cell_name(r, c)} = {symbol}: only place for {symbol} in {geo.unit_name(step.unit or 0)}")
         else:
@@ -760,7 +763,7 @@ def explain(puzzle: Puzzle, solution: Any = None) -> list[str]:
     counts = Counter(step.reason for step in result.trace)
     summary = (f"{len(result.trace)} cells filled: {counts['naked_single']} naked singles, "
                f"{counts['hidden_single']} hidden singles, "
-               + (f"{counts['forced']} forced by contradiction, " if counts["forced"] else "")
+               + (f"{counts['forced']} forced by trying both candidates of a cell, " if counts["forced"] else "")
                + f"{counts['guess']} guesses")
     if counts["guess"]:
         summary += " (guesses shown are the ones that led to the solution; wrong branches were undone)"

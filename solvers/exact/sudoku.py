@@ -24,12 +24,14 @@ PROBE_FROM_SIZE = 12  # grids this large also probe two-candidate cells: costlie
 
 @dataclass(frozen=True)
 class Deduction:
-    """One cell filled on the way to the first solution. `unit` is the unit index for hidden singles."""
+    """One cell filled on the way to the first solution. `unit` is the unit index for hidden singles; a forced
+    value without `via` is one whose other candidate led to a contradiction."""
 
     cell: int
     value: int
     reason: Reason
     unit: int | None = None
+    via: int | None = None  # forced by probing this cell: the value holds whichever candidate it takes
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,7 @@ class _Search:
         return branches
 
     def _settle(self, cand: list[int], queue: list[int]) -> None:
-        """Propagate, then (when probing) try both values of each two-candidate cell: a value whose propagation
-        fails is ruled out, forcing the other. Repeats until no probe forces anything."""
+        """Propagate, then (when probing) probe every two-candidate cell until no probe changes anything."""
         self._propagate(cand, queue)
         if not self.probe:
             return
@@ -288,24 +289,57 @@ class _Search:
                 progress = False
                 for cell, mask in enumerate(cand):
                     if mask.bit_count() == 2:
-                        self._check_budget()
-                        first = mask & -mask
-                        for bit, other in ((first, mask ^ first), (mask ^ first, first)):
-                            trial = cand.copy()
-                            trial[cell] = bit
-                            try:
-                                self._propagate(trial, [cell], locked=False)
-                            except _Failure:
-                                cand[cell] = other
-                                if trace is not None:
-                                    trace.append(Deduction(cell, other.bit_length(), "forced"))
-                                self.trace = trace
-                                self._propagate(cand, [cell])
-                                self.trace = None
-                                progress = True
-                                break
+                        progress |= self._probe(cand, cell, mask, trace)
         finally:
             self.trace = trace
+
+    def _probe(self, cand: list[int], cell: int, mask: int, trace: list[Deduction] | None) -> bool:
+        """Propagate each value of a two-candidate cell on a copy. One fails: the other is forced. Both survive:
+        a candidate left under neither is impossible (keep the union of the two states). Returns whether `cand`
+        changed."""
+        self._check_budget()
+        first = mask & -mask
+        trials = []
+        for bit in (first, mask ^ first):
+            trial = cand.copy()
+            trial[cell] = bit
+            try:
+                self._propagate(trial, [cell], locked=False)
+                trials.append(trial)
+            except _Failure:
+                pass
+        if not trials:
+            raise _Failure(Contradiction(cell=cell))
+        if len(trials) == 1:
+            cand[cell] = trials[0][cell]
+            self._record(trace, Deduction(cell, cand[cell].bit_length(), "forced"))
+            self._propagate_traced(cand, [cell], trace)
+            return True
+        queue, changed = [], False
+        for other, (x, y) in enumerate(zip(*trials)):
+            union = x | y
+            if union != cand[other]:
+                cand[other] = union
+                changed = True
+                if not union & (union - 1):
+                    queue.append(other)
+                    self._record(trace, Deduction(other, union.bit_length(), "forced", via=cell))
+        if changed:
+            self._propagate_traced(cand, queue, trace)
+        return changed
+
+    @staticmethod
+    def _record(trace: list[Deduction] | None, deduction: Deduction) -> None:
+        if trace is not None:
+            trace.append(deduction)
+
+    def _propagate_traced(self, cand: list[int], queue: list[int], trace: list[Deduction] | None) -> None:
+        """Propagate a real (not hypothetical) deduction made while probing, recording its consequences."""
+        self.trace = trace
+        try:
+            self._propagate(cand, queue)
+        finally:
+            self.trace = None
 
     def _propagate(self, cand: list[int], queue: list[int], locked: bool = True) -> None:
         """Eliminate solved values from peers (naked singles) and place hidden singles, to a fixed point."""
