@@ -160,7 +160,8 @@ def _generated_note(task: TaskSpec, args: argparse.Namespace) -> str:
         return (f"generated {task.token_layout['train_sides'][0]}..{task.token_layout['train_sides'][1]} mazes "
                 f"({args.maze_style or 'random'} walls 30-50%, shortest path >= "
                 f"{args.min_path or 'the side'} moves), canonical shortest path labels")
-    return f"generated unique-solution {task.name} puzzles with {args.givens or 'default'} givens"
+    low, high = task.token_layout["train_givens"]
+    return f"generated unique-solution {task.name} puzzles with {low}-{high} givens (new puzzles every batch)"
 
 
 def eval_command(args: argparse.Namespace) -> int:

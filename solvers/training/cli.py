@@ -20,6 +20,7 @@ import numpy as np
 from .tasks import Examples, TaskSpec
 
 MODEL_CHOICES = ("trm", "hrm", "maze-net")
+FAMILIES = {"trm": "trm", "hrm": "hrm", "maze-net": "conv-recurrent"}
 
 
 def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -63,6 +64,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing train_state.pt in --out")
+    parser.add_argument("--init", default=None, metavar="CHECKPOINT",
+                        help="start from a checkpoint's weights (fine-tuning); the model config comes from it, "
+                             "--set values override it")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -101,6 +105,19 @@ def build_training_model(model_name: str, task: TaskSpec, overrides: dict[str, A
     return build_model("TRM" if model_name == "trm" else "HRM", config, peer_mask=peer_mask)
 
 
+def _model_from_checkpoint(path: str, overrides: dict[str, Any]):
+    """A model built from a checkpoint's config (with `overrides`) holding its weights."""
+    from ..neural.catalog import read_meta
+    from ..neural.checkpoint import build_model, from_pretrained, load_weights
+
+    _register_maze_net()
+    meta = read_meta(path)
+    trained = from_pretrained(meta.path)
+    model = build_model(meta.model, {**meta.config, **overrides}, peer_mask=getattr(trained, "peer_mask", None))
+    load_weights(model, trained.state_dict(), str(meta.path))
+    return model.train()
+
+
 def _register_maze_net() -> None:
     from ..neural.checkpoint import MODEL_CLASSES, register_model
     from ..neural.maze_net import MazeNet, MazeNetConfig
@@ -119,7 +136,10 @@ def run_train(args: argparse.Namespace, task: TaskSpec, *, eval_examples: Exampl
     torch.manual_seed(args.seed)
     model_name = args.model or task.default_model
     overrides = _parse_overrides(args.model_set)
-    model = build_training_model(model_name, task, overrides)
+    if args.init:
+        model = _model_from_checkpoint(args.init, overrides)
+    else:
+        model = build_training_model(model_name, task, overrides)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_min_ratio=args.lr_min_ratio,
                          warmup_steps=args.warmup, weight_decay=args.weight_decay, optimizer=args.optimizer,
                          ema_decay=args.ema, grad_clip=args.grad_clip, loss=task.loss, seed=args.seed,
@@ -158,6 +178,7 @@ def export(trainer, args: argparse.Namespace, model_name: str, data_note: str) -
     task = trainer.task
     card = {
         "title": f"{model_name} for {task.name}",
+        "family": FAMILIES[model_name],
         "command": "recursive-tools " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "training_time_min": round(trainer.elapsed_s / 60, 1),
         "training_steps": trainer.step,
@@ -193,17 +214,25 @@ def run_eval(args: argparse.Namespace, model, task: TaskSpec, examples: Examples
 
 def record_figures(folder: str | Path, label: str, figures: dict[str, Any]) -> None:
     """Store measured figures in the checkpoint's config.json card under `label` and re-render its README.md."""
+    data = str(figures["data"])
+    if "/shared/data/" in data:  # name shared files as the repository's docs do, not by this machine's path
+        data = "shared/data/" + data.split("/shared/data/", 1)[1]
+    summary = {"data": data, "puzzles": figures["puzzles"], "max_steps": figures["steps"]}
+    for key, value in figures.items():
+        if key.startswith("K=") and "skipped" not in value:
+            rate = value.get("verified", value.get("exact"))
+            summary[key] = f"{100 * rate:.1f}% verified ({value['puzzles_per_s']} puzzles/s)"
+    update_card(folder, {label: summary})
+
+
+def update_card(folder: str | Path, fields: dict[str, Any]) -> None:
+    """Merge `fields` into a checkpoint's card (config.json) and re-render its README.md."""
     from ..neural.catalog import CARD_FILE, CONFIG_FILE
     from ..neural.checkpoint import render_card
 
     folder = Path(folder)
     meta = json.loads((folder / CONFIG_FILE).read_text())
-    summary = {"data": figures["data"], "puzzles": figures["puzzles"], "max_steps": figures["steps"]}
-    for key, value in figures.items():
-        if key.startswith("K=") and "skipped" not in value:
-            rate = value.get("verified", value.get("exact"))
-            summary[key] = f"{100 * rate:.1f}% verified ({value['puzzles_per_s']} puzzles/s)"
-    meta.setdefault("card", {})[label] = summary
+    meta.setdefault("card", {}).update(fields)
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    (folder / CARD_FILE).write_text(render_card(meta["card"].get("title", folder.name), meta["model"],
-                                                meta["config"], meta["card"], meta["parameters"]))
+    (folder / CARD_FILE).write_text(render_card(folder.name, meta["model"], meta["config"], meta["card"],
+                                                meta["parameters"]))
