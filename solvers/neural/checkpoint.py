@@ -211,6 +211,7 @@ def save_pretrained(model: torch.nn.Module, path: str | Path, card: Mapping[str,
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     parameters = sum(p.numel() for p in model.parameters())
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt", "model": model_name})
+    (folder / WEIGHTS_FILE).chmod(0o644)  # safetensors writes owner-only; shipped weights must be readable by all
     meta = {"format_version": FORMAT_VERSION, "model": model_name, "config": config, "kind": kind,
             "size_label": size_label, "tokens": dict(tokens or {}), "card": dict(card), "parameters": parameters}
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
