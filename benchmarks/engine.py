@@ -29,13 +29,27 @@ from recursive_tools.neural import CheckpointSolver
 from recursive_tools.solvers.neural.engine import InferenceEngine, SampleResult
 
 
-def read_puzzles(path: Path, limit: int) -> list[str]:
+def read_puzzles(path: Path, limit: int, reveal: int = 0, seed: int = 0) -> list[str]:
+    """Puzzle texts; `reveal` > 0 (Sudoku CSV only) fills that many blanks from the answer column, to make easy
+    puzzles out of hard ones."""
     with path.open(encoding="utf-8") as handle:
         if path.suffix == ".csv":
-            rows = [row["question"] for row in csv.DictReader(handle)]
+            rows = [(row["question"], row["answer"]) for row in csv.DictReader(handle)][:limit]
         else:
-            rows = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
-    return rows[:limit]
+            rows = [(line.strip(), "") for line in handle if line.strip() and not line.startswith("#")][:limit]
+    if reveal <= 0:
+        return [question for question, _ in rows]
+    rng = np.random.default_rng(seed)
+    easier = []
+    for question, answer in rows:
+        if len(answer) != len(question):
+            raise SystemExit("--reveal needs a CSV whose answer column is the solved grid, one character a cell")
+        cells = list(question)
+        blanks = [i for i, ch in enumerate(cells) if ch in ".0"]
+        for i in rng.permutation(blanks)[:reveal]:
+            cells[i] = answer[i]
+        easier.append("".join(cells))
+    return easier
 
 
 def as_grid_text(text: str) -> str:
@@ -76,12 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None, help="default: the model's halt_max_steps")
     parser.add_argument("--sigma", type=float, default=0.3)
     parser.add_argument("--trajectories", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--reveal", type=int, default=0,
+                        help="Sudoku CSV: fill this many blanks of each puzzle from its answer (easier puzzles)")
     args = parser.parse_args(argv)
 
     solver = CheckpointSolver(args.checkpoint, threads=args.threads)
     meta, model, engine = solver.meta, solver.model, solver.engine
     kind = get_kind(meta.kind)
-    tokens = np.stack([kind.encode(kind.parse(as_grid_text(text))) for text in read_puzzles(args.puzzles, args.limit)])
+    texts = read_puzzles(args.puzzles, args.limit, args.reveal)
+    tokens = np.stack([kind.encode(kind.parse(as_grid_text(text))) for text in texts])
     max_steps = args.max_steps or model.config.halt_max_steps
     engine.run(tokens[:2], max_steps=1)  # warm-up
 
@@ -98,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"PTRM K={k} sigma={args.sigma}", 64, len(tokens), figures))
 
     print(f"checkpoint {meta.name} ({meta.model}, {sum(p.numel() for p in model.parameters()):,} parameters) on "
-          f"{args.puzzles.name}; torch {torch.__version__}, {args.threads} threads, max {max_steps} steps\n")
+          f"{args.puzzles.name}{f' with {args.reveal} blanks revealed' if args.reveal else ''}; torch {torch.__version__}, {args.threads} threads, max {max_steps} steps\n")
     print("| run | batch | puzzles | puzzles/s | p50 ms/call | p99 ms/call | accuracy | mean steps | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, batch, count, f in rows:
