@@ -83,9 +83,13 @@ def neural_registrations(kind: str | None = None) -> list[_Registration]:
     return [r for r in _registry.values() if kind is None or r.kind == kind]
 
 
+ANY_SIZE = "any"  # the size label of a size-agnostic model (e.g. a convolutional maze net)
+
+
 def get_neural(kind: str, size_label: str) -> NeuralSolver | None:
+    """The solver for exactly this size, else a size-agnostic one for the kind, else None."""
     _discover()
-    registration = _registry.get((kind, size_label))
+    registration = _registry.get((kind, size_label)) or _registry.get((kind, ANY_SIZE))
     return None if registration is None else registration.load()
 
 
