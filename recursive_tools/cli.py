@@ -1,5 +1,7 @@
 """`recursive-tools`: solve and verify puzzles, list solvers and examples, serve MCP, train and evaluate models.
 
+The command line is the one place the core reaches up to the adapters: `serve` imports the MCP server lazily.
+
 Exit codes: 0 for any answered request (solved, no solution, several solutions, gave up), 2 for invalid input.
 """
 
@@ -185,6 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the MCP server over stdio, or streamable HTTP with --http")
     add_serve_arguments(serve)
     serve.set_defaults(run=cmd_serve)
+
+    # Training and evaluation (recursive_tools/tasks.py builds each task from the puzzle kinds; torch loads on use).
+    from recursive_tools.tasks import (add_eval_command_arguments, add_train_command_arguments, eval_command,
+                                       train_command)
+
+    train = commands.add_parser("train", help="train a recursive model on a task (sudoku-4x4, sudoku-9x9, maze, ...)")
+    add_train_command_arguments(train)
+    train.set_defaults(run=train_command)
+    evaluate = commands.add_parser("eval", help="exact-match accuracy of a checkpoint, single trajectory and PTRM K")
+    add_eval_command_arguments(evaluate)
+    evaluate.set_defaults(run=eval_command)
     return parser
 
 
