@@ -204,20 +204,29 @@ def _checkpoint_folder(name_or_path: str) -> Path:
     return resolve_checkpoint(name_or_path)
 
 
+def add_train_command_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of `recursive-tools train` (then call train_command(args))."""
+    from recursive_tools.solvers.training.cli import add_train_arguments
+    add_task_arguments(parser)
+    add_train_arguments(parser)
+
+
+def add_eval_command_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of `recursive-tools eval` (then call eval_command(args))."""
+    from recursive_tools.solvers.training.cli import add_eval_arguments
+    add_eval_arguments(parser)
+    parser.add_argument("--box", default=None, help="Sudoku box shape RxC when not the default")
+    parser.add_argument("--maze-side", type=int, default=None, help="maze: side of generated evaluation mazes")
+    parser.add_argument("--min-path", type=int, default=None, help="maze: generated shortest paths at least this long")
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m recursive_tools.tasks train|eval ...` (the same as `recursive-tools train|eval`)."""
-    from recursive_tools.solvers.training.cli import add_eval_arguments, add_train_arguments
-
     parser = argparse.ArgumentParser(prog="recursive-tools")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train a recursive model on a task")
-    add_task_arguments(train)
-    add_train_arguments(train)
-    evaluate = commands.add_parser("eval", help="exact-match accuracy of a checkpoint, single trajectory and PTRM K")
-    add_eval_arguments(evaluate)
-    evaluate.add_argument("--box", default=None)
-    evaluate.add_argument("--maze-side", type=int, default=None, help="maze: side of generated evaluation mazes")
-    evaluate.add_argument("--min-path", type=int, default=None)
+    add_train_command_arguments(commands.add_parser("train", help="train a recursive model on a task"))
+    add_eval_command_arguments(commands.add_parser(
+        "eval", help="exact-match accuracy of a checkpoint, single trajectory and PTRM K"))
     args = parser.parse_args(argv)
     return train_command(args) if args.command == "train" else eval_command(args)
 
