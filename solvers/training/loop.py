@@ -407,12 +407,14 @@ def plot_metrics(metrics_path: Path, png_path: Path) -> bool:
         steps = [r["step"] for r in evals]
         for key in ("exact_last_step", "exact_at_halt", "verified_any_step"):
             ax_acc.plot(steps, [r[key] for r in evals], marker="o", label=f"eval {key}")
-    ax_loss.set_yscale("log")
+    if train:
+        ax_loss.set_yscale("log")
     ax_loss.set_xlabel("step")
     ax_acc.set_xlabel("step")
     ax_acc.set_ylim(0, 1)
-    ax_loss.legend()
-    ax_acc.legend(fontsize=7)
+    for ax in (ax_loss, ax_acc):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(png_path, dpi=90)
     plt.close(fig)
