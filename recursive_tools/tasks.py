@@ -169,9 +169,7 @@ def eval_command(args: argparse.Namespace) -> int:
 
     from recursive_tools.solvers.training.cli import run_eval
     from recursive_tools.solvers.neural.checkpoint import from_pretrained
-    from recursive_tools.solvers.training.cli import _register_maze_net
 
-    _register_maze_net()
     model = from_pretrained(args.checkpoint)
     meta = json.loads((Path(_checkpoint_folder(args.checkpoint)) / "config.json").read_text())
     kind = meta["kind"]

@@ -110,19 +110,11 @@ def _model_from_checkpoint(path: str, overrides: dict[str, Any]):
     from ..neural.catalog import read_meta
     from ..neural.checkpoint import build_model, from_pretrained, load_weights
 
-    _register_maze_net()
     meta = read_meta(path)
     trained = from_pretrained(meta.path)
     model = build_model(meta.model, {**meta.config, **overrides}, peer_mask=getattr(trained, "peer_mask", None))
     load_weights(model, trained.state_dict(), str(meta.path))
     return model.train()
-
-
-def _register_maze_net() -> None:
-    from ..neural.checkpoint import MODEL_CLASSES, register_model
-    from ..neural.maze_net import MazeNet, MazeNetConfig
-    if "MazeNet" not in MODEL_CLASSES:
-        register_model("MazeNet", MazeNet, MazeNetConfig)
 
 
 def run_train(args: argparse.Namespace, task: TaskSpec, *, eval_examples: Examples | None = None,
@@ -172,7 +164,6 @@ def export(trainer, args: argparse.Namespace, model_name: str, data_note: str) -
     """Write the EMA weights as a checkpoint folder with its card."""
     from ..neural.checkpoint import save_pretrained
 
-    _register_maze_net()
     model = trainer.model
     model.load_state_dict(trainer.ema_state_dict())
     task = trainer.task
