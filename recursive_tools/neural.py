@@ -208,9 +208,10 @@ def load_solver(checkpoint: str | Path | CheckpointMeta) -> CheckpointSolver:
 
 def register_shipped_checkpoints(checkpoints: list[CheckpointMeta] | None = None) -> list[str]:
     """Register every checkpoint that names a known kind and size; one per (kind, size): a card with
-    "preferred": true wins, else the first by name. Returns the registered names."""
+    "preferred": true wins, else the first by name. A card with "serve": false (a model too weak to be worth trying
+    first) stays loadable by name but is not registered. Returns the registered names."""
     candidates = [m for m in (list_checkpoints() if checkpoints is None else checkpoints)
-                  if m.kind in KIND_NAMES and m.size_label]
+                  if m.kind in KIND_NAMES and m.size_label and m.card.get("serve", True)]
     candidates.sort(key=lambda m: (not m.card.get("preferred", False), m.name))
     registered: dict[tuple[str, str], str] = {}
     for meta in candidates:

@@ -313,7 +313,7 @@ def summarize(output: BaseModel, max_steps: int = 8) -> str:
         return f"Invalid {output.kind} solution:\n" + "\n".join(f"- {f}" for f in output.failures[:max_steps])
     if isinstance(output, SolverCatalog):
         lines = [f"- {c.name} ({c.family}, {c.kind} {', '.join(c.sizes)})"
-                 + (f": accuracy {', '.join(f'{k} {v:g}%' for k, v in c.accuracy.items())}" if c.accuracy else "")
+                 + (f"; accuracy: {'; '.join(f'{k}: {v:g}%' for k, v in c.accuracy.items())}" if c.accuracy else "")
                  for c in output.solvers]
         return "Solvers:\n" + "\n".join(lines)
     return output.model_dump_json()
