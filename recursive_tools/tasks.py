@@ -217,17 +217,3 @@ def add_eval_command_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maze-side", type=int, default=None, help="maze: side of generated evaluation mazes")
     parser.add_argument("--min-path", type=int, default=None, help="maze: generated shortest paths at least this long")
 
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m recursive_tools.tasks train|eval ...` (the same as `recursive-tools train|eval`)."""
-    parser = argparse.ArgumentParser(prog="recursive-tools")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_train_command_arguments(commands.add_parser("train", help="train a recursive model on a task"))
-    add_eval_command_arguments(commands.add_parser(
-        "eval", help="exact-match accuracy of a checkpoint, single trajectory and PTRM K"))
-    args = parser.parse_args(argv)
-    return train_command(args) if args.command == "train" else eval_command(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 REPLAYED = ["openai_chat.py", "openai_responses.py", "anthropic_messages.py", "openai_agents_mcp.py"]
-SOLVED = "sudoku solved by exact-sudoku (exact); verified: all 6 checks passed"
+SOLVED = re.compile(r"sudoku solved by [\w-]+ \((exact|trm)\)[^;]*; verified: all 6 checks passed")
 
 
 def run_example(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -43,7 +44,7 @@ def test_replay(options):
     done = run_example(f"examples/{options[0]}", *options[1:])
     assert done.returncode == 0, done.stderr
     assert "Here is the solution from the local solver:" in done.stdout
-    assert SOLVED in done.stdout
+    assert SOLVED.search(done.stdout)  # the agents example asks for solver 'auto': the shipped TRM may answer
     assert "4 8 3 | 9 2 1 | 6 5 7" in done.stdout  # the first solved row went to the model and came back
 
 

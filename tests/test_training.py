@@ -191,7 +191,7 @@ def test_torchrun_two_processes_train_in_step(tmp_path):
     out = tmp_path / "run"
     overrides = [arg for key, value in TINY_TRM.items() for arg in ("--set", f"{key}={value}")]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-               "-m", "recursive_tools.tasks", "train", "--task", "sudoku-4x4", "--out", str(out), "--steps", "4",
+               "-m", "recursive_tools.cli", "train", "--task", "sudoku-4x4", "--out", str(out), "--steps", "4",
                "--batch-size", "4", "--eval-every", "0", "--threads", "1", "--no-progress", *overrides]
     env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
     result = subprocess.run(command, capture_output=True, text=True, timeout=110, env=env)
