@@ -8,7 +8,6 @@ Exit codes: 0 for any answered request (solved, no solution, several solutions, 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

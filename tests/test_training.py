@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from recursive_tools.kinds import get_kind
 from recursive_tools.solvers.exact.sudoku import count_solutions
 from recursive_tools.solvers.neural.maze_net import MazeNet, MazeNetConfig
 from recursive_tools.solvers.training import mazes

@@ -26,8 +26,23 @@ HaltRule = Literal["q_halt", "q_halt_vs_continue"]
 LEARNED_POSITION_SCALE = 0.707106781  # 1/sqrt(2): token + position embeddings keep unit variance
 
 
+class ConfigSerialization:
+    """to_dict / from_dict for the model config dataclasses (config.json); unknown keys name the known ones."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Any:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {unknown}; known fields: {sorted(known)}")
+        return cls(**values)
+
+
 @dataclass
-class RecursiveConfig:
+class RecursiveConfig(ConfigSerialization):
     vocab_size: int = 11
     seq_len: int = 81  # grid cells, without the puzzle-embedding prefix
     hidden_size: int = 512
@@ -59,17 +74,6 @@ class RecursiveConfig:
     @property
     def total_length(self) -> int:
         return self.seq_len + self.puzzle_emb_len
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RecursiveConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {unknown}; known fields: {sorted(known)}")
-        return cls(**values)
 
 
 @dataclass

@@ -14,16 +14,14 @@ vocabulary, decided only for open cells (path or not); wall, start, goal and pad
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Carry, StepOutput
+from .base import Carry, ConfigSerialization, StepOutput
 
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
@@ -32,7 +30,7 @@ FIXED_LOGIT = 30.0  # margin by which a non-open cell's output copies its input 
 
 
 @dataclass
-class MazeNetConfig:
+class MazeNetConfig(ConfigSerialization):
     width: int = 48  # channels of the recurrent state
     blocks: int = 2  # residual blocks (2 convs each) per iteration
     iterations_per_step: int = 10
@@ -49,17 +47,6 @@ class MazeNetConfig:
             raise ValueError("grad_iterations cannot exceed iterations_per_step")
         if self.vocab_size != VOCAB_SIZE:
             raise ValueError(f"the maze vocabulary has {VOCAB_SIZE} tokens, got vocab_size={self.vocab_size}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> MazeNetConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown MazeNetConfig fields {unknown}; known fields: {sorted(known)}")
-        return cls(**values)
 
 
 def grid_of(tokens: torch.Tensor, shape: tuple[int, int] | None = None) -> torch.Tensor:
