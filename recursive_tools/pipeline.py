@@ -137,7 +137,12 @@ def solve(kind_name: str, source: Any, *, hints: dict | None = None, solver: Sol
             for k in ([1, trajectories] if trajectories > 1 else [1]):
                 if budget.exhausted():
                     break
-                result = neural.solve(puzzle, trajectories=k, budget=budget)
+                try:
+                    result = neural.solve(puzzle, trajectories=k, budget=budget)
+                except (ValueError, RuntimeError) as error:  # a model that cannot take this puzzle: fall back
+                    attempts.append(Attempt(solver=neural.info, outcome="error", detail=str(error),
+                                            elapsed_ms=_elapsed_ms(neural_started)))
+                    break
                 result_checks = kind.verify(puzzle, result.solution) if result.solution is not None else []
                 passed = bool(result_checks) and all(c.passed for c in result_checks)
                 failed = [c for c in result_checks if not c.passed]
