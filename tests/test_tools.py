@@ -8,6 +8,7 @@ import pytest
 from recursive_tools import pipeline
 from recursive_tools.errors import ToolInputError
 from recursive_tools.examples import EXAMPLES
+from recursive_tools.kinds import get_kind
 from recursive_tools.solvers.budget import Budget
 from recursive_tools.tools import TOOLS, get_tool, is_error, picture, summarize
 
@@ -125,3 +126,21 @@ def test_describe_solvers_lists_exact_solvers_and_limits():
     assert catalog.limits["max_trajectories"] >= 1
     only_maze = run("describe_solvers", kind="maze")
     assert {card.kind for card in only_maze.solvers} == {"maze"}
+
+
+def test_a_failing_neural_solver_falls_back_to_the_exact_solver(monkeypatch):
+    class Broken:
+        info = pipeline.SolverInfo(name="broken-8x8", family="trm")
+        kind, size_label, card = "sudoku", "8x8", {}
+
+        def solve(self, puzzle, *, trajectories, budget):
+            raise RuntimeError("model expects 81 tokens")
+
+    monkeypatch.setattr(pipeline, "_registry", dict(pipeline._registry))
+    pipeline.register_neural(Broken, "sudoku", "8x8", "broken-8x8")
+    sudoku = get_kind("sudoku")
+    full = sudoku.solve_exact(sudoku.parse("12345678" + "." * 56), Budget.of(10)).other_solution
+    puzzle = [[0 if (r * 8 + c) % 7 == 0 else int(v) for c, v in enumerate(row)] for r, row in enumerate(full)]
+    answer = pipeline.solve("sudoku", puzzle, budget=Budget.of(10))
+    assert answer.attempts[0].outcome == "error" and "81 tokens" in answer.attempts[0].detail
+    assert answer.status == "solved" and answer.verified and answer.solver.family == "exact"
