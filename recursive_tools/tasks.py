@@ -19,8 +19,6 @@ from recursive_tools.kinds import get_kind
 from recursive_tools.solvers.training import mazes
 from recursive_tools.solvers.training.tasks import Examples, TaskSpec
 
-DEFAULT_BOXES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3), 12: (3, 4), 16: (4, 4)}
-
 
 # ----------------------------------------------------------------------------------------------------- mazes
 

@@ -193,10 +193,8 @@ def _budget(ctx: ToolContext, seconds: float) -> Budget:
 
 
 def _box_hint(box: str | None) -> dict:
-    if box is None:
-        return {}
-    rows, cols = (int(v) for v in box.split("x"))
-    return {"box": (rows, cols)}
+    """The Sudoku kind reads 'RxC' itself and checks it against the grid size."""
+    return {} if box is None else {"box": box}
 
 
 def _coordinates(args: Any) -> dict:
