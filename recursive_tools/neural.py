@@ -134,7 +134,9 @@ class CheckpointSolver:
         self.max_steps: int | None = meta.card.get("inference_max_steps")
         self._kind = kind_module
         self.model = from_pretrained(meta.path)
-        verify = kind_module.verify_batch
+        # A maze net trained on arrows answers with each cell's next move; the kind follows them from the start.
+        self._arrows = meta.tokens.get("labels") == "arrows"
+        verify = kind_module.verify_arrows_batch if self._arrows else kind_module.verify_batch
         if "box" in meta.tokens:  # a Sudoku checkpoint for a non-default box shape
             verify = functools.partial(verify, box=tuple(meta.tokens["box"]))
         self.engine = InferenceEngine(self.model, verify_batch=verify, threads=threads)
@@ -179,8 +181,12 @@ class CheckpointSolver:
     def _decode(self, puzzle: Any, result: SampleResult) -> Any | None:
         if result.steps == 0:
             return None
+        prediction = result.prediction
+        if self._arrows:
+            prediction = self._kind.follow_arrows(self._kind.encode(puzzle)[None], prediction[None],
+                                                  shape=puzzle.shape)[0]
         try:
-            return self._kind.decode(puzzle, result.prediction)
+            return self._kind.decode(puzzle, prediction)
         except (ParseError, ValueError):  # e.g. a pad token predicted in a cell: no usable grid
             return None
 

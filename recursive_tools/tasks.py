@@ -23,15 +23,19 @@ from recursive_tools.solvers.training.tasks import Examples, TaskSpec
 # ----------------------------------------------------------------------------------------------------- mazes
 
 def maze_task(min_side: int = 9, max_side: int = 15, canvas: int | None = None, min_path: int | None = None,
-              style: str = "random") -> TaskSpec:
+              style: str = "random", labels: str = "path") -> TaskSpec:
+    """Mazes on a canvas; `labels` "path" (the answer's tokens) or "arrows" (each cell's next move, the maze net's
+    learnable target; the verifier follows the arrows from S)."""
     kind = get_kind("maze")
-    spec = mazes.MazeSpec(min_side, max_side, canvas or max_side, style=style, min_path=min_path)  # type: ignore[arg-type]
+    spec = mazes.MazeSpec(min_side, max_side, canvas or max_side, style=style, min_path=min_path,  # type: ignore[arg-type]
+                          labels=labels)  # type: ignore[arg-type]
+    verify = kind.verify_batch if labels == "path" else kind.verify_arrows_batch
     return TaskSpec(
         name="maze", kind="maze", size_label="any", vocab_size=mazes.VOCAB_SIZE, grid_shape=(spec.canvas, spec.canvas),
-        generate=functools.partial(_generate_mazes, spec=spec), verify_batch=kind.verify_batch,
-        default_model="maze-net", loss="softmax", augment=_maze_dihedral,
+        generate=functools.partial(_generate_mazes, spec=spec), verify_batch=verify,
+        default_model="maze-net", loss="softmax", augment=functools.partial(_maze_dihedral, labels_style=labels),
         token_layout={"pad": 0, "wall": 1, "open": 2, "start": 3, "goal": 4, "path": 5,
-                      "train_sides": [min_side, max_side]},
+                      "train_sides": [min_side, max_side], "labels": labels},
     )
 
 
@@ -39,16 +43,27 @@ def _generate_mazes(rng: np.random.Generator, count: int, *, spec: mazes.MazeSpe
     return mazes.generate_mazes(rng, spec, count)
 
 
-def _maze_dihedral(rng: np.random.Generator, inputs: np.ndarray, labels: np.ndarray) -> Examples:
+def _maze_dihedral(rng: np.random.Generator, inputs: np.ndarray, labels: np.ndarray, *, labels_style: str = "path"
+                   ) -> Examples:
     from recursive_tools.solvers.training.augment import dihedral_batch
-    return dihedral_batch(rng, inputs, labels)
+    inputs, labels = dihedral_batch(rng, inputs, labels)
+    if labels_style == "arrows":  # a move's direction turns with the grid: recompute rather than remap
+        labels = _arrow_labels(inputs)
+    return inputs, labels
 
 
-def maze_csv_examples(path: str | Path, limit: int | None = None) -> Examples:
+def _arrow_labels(inputs: np.ndarray) -> np.ndarray:
+    side = int(round(inputs.shape[1] ** 0.5))
+    return np.stack([mazes.arrow_labels(row.reshape(side, side)).reshape(-1) for row in inputs])
+
+
+def maze_csv_examples(path: str | Path, limit: int | None = None, labels: str = "path") -> Examples:
     from recursive_tools.solvers.training.data import read_csv_examples
 
     def to_tokens(question: str, answer: str) -> tuple[np.ndarray, np.ndarray]:
-        return mazes.parse_rows(question).reshape(-1), mazes.parse_rows(answer).reshape(-1)
+        grid = mazes.parse_rows(question)
+        label = mazes.parse_rows(answer) if labels == "path" else mazes.arrow_labels(grid)
+        return grid.reshape(-1), label.reshape(-1)
 
     return read_csv_examples(path, to_tokens, limit)
 
@@ -106,7 +121,7 @@ def sudoku_csv_examples(task: TaskSpec, path: str | Path, limit: int | None = No
 def get_task(name: str, **options: Any) -> TaskSpec:
     if name == "maze":
         return maze_task(**{k: v for k, v in options.items() if k in ("min_side", "max_side", "canvas", "min_path",
-                                                                        "style") and v is not None})
+                                                                        "style", "labels") and v is not None})
     match = re.fullmatch(r"sudoku-(\d+)x(\d+)", name)
     if match and match.group(1) == match.group(2):
         return sudoku_task(int(match.group(1)), box=options.get("box"), givens=options.get("givens"))
@@ -124,11 +139,14 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--canvas", type=int, default=None, help="maze: canvas side (default: max side)")
     parser.add_argument("--min-path", type=int, default=None, help="maze: shortest path at least this long")
     parser.add_argument("--maze-style", default=None, choices=("random", "perfect"))
+    parser.add_argument("--maze-labels", default=None, choices=("path", "arrows"),
+                        help="maze: train on the marked path or on each cell's next move (default: path)")
 
 
 def task_from_args(args: argparse.Namespace) -> TaskSpec:
     return get_task(args.task, box=args.box, givens=args.givens, min_side=args.min_side, max_side=args.max_side,
-                    canvas=args.canvas, min_path=args.min_path, style=args.maze_style)
+                    canvas=args.canvas, min_path=args.min_path, style=args.maze_style,
+                    labels=args.maze_labels)
 
 
 def read_examples(task: TaskSpec, path: str, limit: int | None = None) -> Examples:
@@ -138,7 +156,7 @@ def read_examples(task: TaskSpec, path: str, limit: int | None = None) -> Exampl
         dataset = read_reference_dataset(path, "test")
         return dataset.inputs[:limit], dataset.labels[:limit]
     if task.kind == "maze":
-        return maze_csv_examples(path, limit)
+        return maze_csv_examples(path, limit, task.token_layout["labels"])
     return sudoku_csv_examples(task, path, limit)
 
 
@@ -157,7 +175,7 @@ def _generated_note(task: TaskSpec, args: argparse.Namespace) -> str:
     if task.kind == "maze":
         return (f"generated {task.token_layout['train_sides'][0]}..{task.token_layout['train_sides'][1]} mazes "
                 f"({args.maze_style or 'random'} walls 30-50%, shortest path >= "
-                f"{args.min_path or 'the side'} moves), canonical shortest path labels")
+                f"{args.min_path or 'the side'} moves), {task.token_layout['labels']} labels")
     low, high = task.token_layout["train_givens"]
     return f"generated unique-solution {task.name} puzzles with {low}-{high} givens (new puzzles every batch)"
 
@@ -172,12 +190,13 @@ def eval_command(args: argparse.Namespace) -> int:
     meta = json.loads((Path(_checkpoint_folder(args.checkpoint)) / "config.json").read_text())
     kind = meta["kind"]
     if kind == "maze":
-        task = maze_task()
+        labels = meta.get("tokens", {}).get("labels", "path")
+        task = maze_task(labels=labels)
         if args.data:
-            examples, note = maze_csv_examples(args.data, args.limit), args.data
+            examples, note = maze_csv_examples(args.data, args.limit, labels), args.data
         else:
             side = args.maze_side or 30
-            gen = mazes.MazeSpec(side, side, side, min_path=args.min_path or side)
+            gen = mazes.MazeSpec(side, side, side, min_path=args.min_path or side, labels=labels)
             examples = mazes.generate_mazes(np.random.default_rng(args.seed), gen, args.limit or 100)
             note = f"{len(examples[0])} generated {side}x{side} mazes, shortest path >= {gen.min_path or side}"
     else:

@@ -430,3 +430,23 @@ def test_square_detours_are_rejected_by_verify_batch():
             if verdict:
                 assert all_checks_pass(puzzle, maze.decode(puzzle, prediction.reshape(-1)))
         assert ok == (6 if length == 4 else 0)
+
+
+def test_follow_arrows_walks_from_the_start_and_rejects_bad_fields():
+    puzzle = maze.parse("S 0 0\n1 1 0\nG 0 0")  # one way round: right, right, down, down, left, left
+    inputs = maze.encode(puzzle)[None]
+    up, down, left, right = (maze.ARROW_OFFSET + i for i in range(4))
+    good = np.array([[right, right, down], [0, 0, down], [maze.ARROW_STAY, left, left]]).reshape(1, -1)
+    assert maze.verify_arrows_batch(inputs, good)[0]
+    path_tokens = maze.follow_arrows(inputs, good)
+    assert maze.decode(puzzle, path_tokens[0]) == [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0)]
+    into_wall = good.copy().reshape(3, 3)
+    into_wall[0, 1] = down
+    looping = good.copy().reshape(3, 3)
+    looping[0, 1] = left
+    stopping = good.copy().reshape(3, 3)
+    stopping[1, 2] = maze.ARROW_STAY
+    for bad in (into_wall, looping, stopping):
+        assert np.array_equal(maze.follow_arrows(inputs, bad.reshape(1, -1)), inputs)  # nothing marked
+        assert not maze.verify_arrows_batch(inputs, bad.reshape(1, -1))[0]
+    assert not maze.verify_arrows_batch(inputs, np.full((1, 9), up))[0]  # off the grid

@@ -73,6 +73,24 @@ def test_maze_labels_are_shortest_paths_and_dihedral_keeps_them():
     assert not task.verify_batch(inputs[:1], wrong[:1])[0]
 
 
+def test_arrow_labels_lead_along_the_canonical_shortest_path():
+    from recursive_tools.kinds import maze
+
+    task = get_task("maze", min_side=5, max_side=11, labels="arrows")
+    inputs, arrows = task.generate(np.random.default_rng(4), 32)
+    assert task.verify_batch(inputs, arrows).all()
+    side = 11
+    for grid, field in zip(inputs[:8], arrows[:8]):
+        path_tokens = maze.follow_arrows(grid[None], field[None])[0]
+        assert np.array_equal(path_tokens, mazes.labels_of(grid.reshape(side, side), "path").reshape(-1))
+        assert (field[(grid == mazes.WALL) | (grid == mazes.PAD)] == 0).all()  # walls and pad are not supervised
+        assert field[grid == mazes.GOAL][0] == mazes.STAY
+    turned_inputs, turned_arrows = task.augment(np.random.default_rng(1), inputs, arrows)
+    assert task.verify_batch(turned_inputs, turned_arrows).all()  # directions turn with the grid
+    csv_inputs, csv_arrows = maze_csv_examples(DATA / "maze30_sample.csv", labels="arrows")
+    assert task.verify_batch(csv_inputs, csv_arrows).all()
+
+
 def test_maze_filters_long_and_unique_paths():
     rng = np.random.default_rng(3)
     spec = mazes.MazeSpec(7, 9, 9, min_path=10, unique_path=True)
@@ -150,6 +168,21 @@ def test_maze_net_trains_and_runs_on_bigger_mazes(tmp_path):
     assert out.logits.shape == (2, 144, mazes.VOCAB_SIZE)
     walls = torch.as_tensor(big) == mazes.WALL
     assert (out.logits.argmax(-1)[walls] == mazes.WALL).all()  # fixed cells copy the input
+
+
+def test_arrow_maze_net_learns_the_wave_from_the_goal(tmp_path):
+    task = get_task("maze", min_side=5, max_side=7, labels="arrows")
+    torch.manual_seed(0)
+    model = build_training_model("maze-net", task, {"width": 8, "blocks": 1, "iterations_per_step": 3,
+                                                    "grad_iterations": 2, "halt_max_steps": 2})
+    assert model.config.output == "arrows"
+    trainer = Trainer(model, task, TrainConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=2, eval_every=0,
+                                               loss="softmax", checkpoint_every=1000), tmp_path,
+                      train_examples=task.generate(np.random.default_rng(5), 8))
+    losses = [trainer.train_step().lm_loss for _ in range(40)]
+    assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:6])
+    out = model(model.initial_carry(2), torch.as_tensor(task.generate(np.random.default_rng(6), 2)[0]))
+    assert out.logits.shape == (2, 49, mazes.VOCAB_SIZE) and (out.logits.argmax(-1) != 0).all()
 
 
 def test_resume_is_exact(tmp_path):

@@ -15,6 +15,8 @@ Accepted puzzle formats (`parse`):
 - A list of row strings, or a dict {"maze" | "grid": ..., "start": [r, c], "goal" | "end": [r, c]}.
 
 Token layout (reference TRM/HRM Maze): 0 pad, 1 wall `#`, 2 open ` `, 3 `S`, 4 `G`, 5 `o` (path); row-major; vocab 6.
+A model may instead answer with arrows (the maze net's "arrows" output): per cell 1 = stay, 2..5 = the next move up,
+down, left, right; `follow_arrows` turns them into path tokens by walking from the start.
 Any HxW is encoded as H*W tokens without padding to 30x30; `verify_batch` needs the shape as `shape=(H, W)`
 (a square shape is inferred from L when not given).
 """
@@ -608,6 +610,41 @@ def decode(puzzle: Puzzle, tokens: np.ndarray) -> Path | None:
     return path
 
 
+ARROW_STAY, ARROW_OFFSET = 1, 2  # the arrow tokens of solvers/training/mazes.py
+ARROW_MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # token ARROW_OFFSET + i moves by ARROW_MOVES[i]
+
+
+def follow_arrows(inputs: np.ndarray, arrows: np.ndarray, *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Path tokens [B, L] from arrow predictions [B, L]: walk from the start along the arrows and mark the cells
+    passed. A walk that hits a wall, leaves the grid, revisits a cell or stops before the goal marks nothing (the
+    verifier then rejects the row); a walk that reaches the goal is checked for optimality by verify_batch."""
+    inputs, arrows = np.asarray(inputs), np.asarray(arrows)
+    batch, length = inputs.shape
+    rows, cols = shape or (int(round(length ** 0.5)),) * 2
+    out = inputs.copy()
+    for b in range(batch):
+        grid, field = inputs[b].reshape(rows, cols), arrows[b].reshape(rows, cols)
+        starts = np.argwhere(grid == START)
+        if len(starts) != 1:
+            continue
+        r, c = (int(v) for v in starts[0])
+        visited: list[Cell] = []
+        seen = {(r, c)}
+        while grid[r, c] != GOAL:
+            move = int(field[r, c]) - ARROW_OFFSET
+            if not 0 <= move < len(ARROW_MOVES):
+                break
+            r, c = r + ARROW_MOVES[move][0], c + ARROW_MOVES[move][1]
+            if not (0 <= r < rows and 0 <= c < cols) or grid[r, c] not in (OPEN, GOAL) or (r, c) in seen:
+                break
+            visited.append((r, c))
+            seen.add((r, c))
+        else:
+            for cell in visited[:-1]:
+                out[b, cell[0] * cols + cell[1]] = ON_PATH
+    return out
+
+
 def _neighbour_count(mask: np.ndarray) -> np.ndarray:
     """For [B, H, W] bool: how many of each cell's four neighbours are set."""
     padded = np.pad(mask, ((0, 0), (1, 1), (1, 1))).astype(np.int8)
@@ -662,3 +699,8 @@ def verify_batch(inputs: np.ndarray, predictions: np.ndarray, *, shape: tuple[in
     dist = _batch_distances(is_open | start | goal, start, goal)
     ok &= (dist > 0) & (on_path.sum(axis=(1, 2)) == dist - 1)
     return ok
+
+
+def verify_arrows_batch(inputs: np.ndarray, arrows: np.ndarray, *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """verify_batch for a model that answers with arrows: follow them from the start, then check the path."""
+    return verify_batch(inputs, follow_arrows(inputs, arrows, shape=shape), shape=shape)

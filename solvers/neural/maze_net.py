@@ -8,8 +8,12 @@ the net depends on the grid size; the grid border and the pad token both read as
 It implements the recursive-model interface of notes/contracts.md (the carry is base.Carry with the state h in z,
 so PTRM noise lands on it, and y left empty): one `forward` call is one deep-supervision step of
 `iterations_per_step` iterations (during training all but the last `grad_iterations` run without gradient, the
-progressive-loss trick: the net learns to improve whatever state it is handed). The output is logits over the maze
-vocabulary, decided only for open cells (path or not); wall, start, goal and pad cells are copied from the input.
+progressive-loss trick: the net learns to improve whatever state it is handed). Two outputs (config `output`):
+- "path": logits over the maze vocabulary, decided only for open cells (path or not); wall, start, goal and pad
+  cells are copied from the input;
+- "arrows": per cell, logits over STAY and the four moves (tokens 1..5, 0 unused): the next move towards the goal,
+  which needs only the breadth-first wave from the goal and so extends to larger mazes by iterating longer. The
+  maze kind's follow_arrows turns arrows into the path.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .base import Carry, ConfigSerialization, StepOutput
 
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
+ARROW_CLASSES = 5  # stay, up, down, left, right = tokens 1..5 (token 0, the unsupervised pad, is never predicted)
+OUTPUTS = ("path", "arrows")
 INPUT_CHANNELS = 4  # one-hot wall, open, start, goal; pad and outside are all-zero
 FIXED_LOGIT = 30.0  # margin by which a non-open cell's output copies its input token
 
@@ -38,8 +44,11 @@ class MazeNetConfig(ConfigSerialization):
     halt_max_steps: int = 12  # deep-supervision steps in training and the default in inference
     head_width: int = 32
     vocab_size: int = VOCAB_SIZE
+    output: str = "path"  # "path" | "arrows" (see the module docstring)
 
     def __post_init__(self) -> None:
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
         for name in ("width", "blocks", "iterations_per_step", "grad_iterations", "halt_max_steps", "head_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -86,7 +95,8 @@ class MazeNet(nn.Module):
         self.recall = _conv(w + INPUT_CHANNELS, w)  # h, x -> h: the input is re-read every iteration
         self.blocks = nn.ModuleList(ResidualBlock(w) for _ in range(config.blocks))
         self.head = nn.Sequential(_conv(w, config.head_width), nn.ReLU(), _conv(config.head_width, 8), nn.ReLU(),
-                                  nn.Conv2d(8, 2, 3, padding=1, bias=False))
+                                  nn.Conv2d(8, ARROW_CLASSES if config.output == "arrows" else 2, 3, padding=1,
+                                            bias=False))
         self.q_head = nn.Linear(2 * config.head_width, 2)
         with torch.no_grad():  # start by never halting
             self.q_head.weight.zero_()
@@ -129,10 +139,15 @@ class MazeNet(nn.Module):
         for _ in range(c.iterations_per_step - no_grad):
             h = self.iterate(h, x)
         features = self.head[:2](h)
-        path_logits = self.head[2:](features)  # [B, 2, H, W]: (not path, path)
+        cell_logits = self.head[2:](features)  # [B, 2 or 5, H, W]
         pooled = torch.cat((features.mean(dim=(2, 3)), features.amax(dim=(2, 3))), dim=1)
         q = self.q_head(pooled).float()
-        return StepOutput(Carry(carry.y, h.detach()), self.vocab_logits(grid, path_logits), q[:, 0], q[:, 1])
+        if c.output == "arrows":
+            unused = torch.full_like(cell_logits[:, :1], -FIXED_LOGIT)
+            logits = torch.cat((unused, cell_logits), dim=1).permute(0, 2, 3, 1).flatten(1, 2)
+        else:
+            logits = self.vocab_logits(grid, cell_logits)
+        return StepOutput(Carry(carry.y, h.detach()), logits, q[:, 0], q[:, 1])
 
     @staticmethod
     def vocab_logits(grid: torch.Tensor, path_logits: torch.Tensor) -> torch.Tensor:

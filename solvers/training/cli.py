@@ -92,7 +92,7 @@ def build_training_model(model_name: str, task: TaskSpec, overrides: dict[str, A
 
     if model_name == "maze-net":
         from ..neural.maze_net import MazeNet, MazeNetConfig
-        return MazeNet(MazeNetConfig.from_dict(overrides))
+        return MazeNet(MazeNetConfig.from_dict({"output": task.token_layout.get("labels", "path"), **overrides}))
     from ..neural.hrm import HRMConfig
     from ..neural.trm import TRMConfig
     from ..neural.checkpoint import build_model

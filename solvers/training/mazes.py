@@ -8,10 +8,15 @@ Two styles:
   start and goal on open cells, kept when the shortest path is at least `min_path` moves long;
 - "perfect": a depth-first carved maze (exactly one path between any two cells).
 
-The label marks ONE canonical shortest path: from the start, always step to the first neighbour (up, down, left,
-right) that is one move closer to the goal. Each cell decides its part of that path from its neighbours alone, so a
-recurrent convolutional net can learn the rule and apply it to any size. Mazes may have other shortest paths of the
-same length; evaluation therefore checks optimality by length (see `is_shortest_path`).
+Two label styles:
+- "path": the input with ONE canonical shortest path marked: from the start, always step to the first neighbour (up,
+  down, left, right) that is one move closer to the goal;
+- "arrows": every passable cell that can reach the goal holds its next move on such a path (token ARROW_OFFSET + the
+  index of the move in MOVES); the goal and cut-off cells hold STAY; walls and pad are not supervised. An arrow needs
+  only the breadth-first wave from the goal, which a convolutional net can spread one cell at a time, so it is the
+  learnable target for mazes larger than any seen in training; following the arrows from S gives the canonical path.
+Mazes may have other shortest paths of the same length; evaluation therefore checks optimality by length (see
+`is_shortest_path`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ CHARS = {WALL: "#", OPEN: " ", START: "S", GOAL: "G", PATH: "o"}
 TOKENS = {char: token for token, char in CHARS.items()}
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right: the canonical tie-break order
 UNREACHED = -1
+STAY, ARROW_OFFSET = 1, 2  # arrow labels (the maze kind's follow_arrows reads the same tokens)
 
 MazeStyle = Literal["random", "perfect"]
+LabelStyle = Literal["path", "arrows"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class MazeSpec:
     wall_density: tuple[float, float] = (0.3, 0.5)
     min_path: int | None = None  # None: the maze's side length
     unique_path: bool = False  # keep only mazes whose shortest path is unique
+    labels: LabelStyle = "path"
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_side <= self.max_side <= self.canvas:
@@ -110,15 +118,33 @@ def count_shortest_paths(grid: np.ndarray, limit: int = 2) -> int:
     return int(ways[goal])
 
 
-def label_of(grid: np.ndarray) -> np.ndarray | None:
-    """The label grid: the input with the canonical path's inner cells marked PATH (None when unsolvable)."""
+def labels_of(grid: np.ndarray, style: LabelStyle) -> np.ndarray:
+    """The label grid of a solvable maze: the input with the canonical path's inner cells marked PATH, or arrows."""
+    if style == "arrows":
+        return arrow_labels(grid)
     path = canonical_path(grid)
     if path is None:
-        return None
+        raise ValueError("the goal cannot be reached from the start")
     label = grid.copy()
     for cell in path[1:-1]:
         label[cell] = PATH
     return label
+
+
+def arrow_labels(grid: np.ndarray) -> np.ndarray:
+    """Arrow label grid (see the module docstring): works on a canvas with pad, which is left unsupervised."""
+    goal = tuple(int(v) for v in np.argwhere(grid == GOAL)[0])
+    to_goal = distances(grid, goal)
+    labels = np.where((grid == WALL) | (grid == PAD), 0, STAY).astype(np.int64)
+    padded = np.pad(to_goal, 1, constant_values=UNREACHED)
+    rows, cols = grid.shape
+    undecided = to_goal > 0
+    for index, (dr, dc) in enumerate(MOVES):  # the first move one step closer wins, as in canonical_path
+        neighbour = padded[1 + dr:1 + dr + rows, 1 + dc:1 + dc + cols]
+        closer = undecided & (neighbour == to_goal - 1)
+        labels[closer] = ARROW_OFFSET + index
+        undecided &= ~closer
+    return labels
 
 
 def is_shortest_path(grid: np.ndarray, prediction: np.ndarray) -> bool:
@@ -179,12 +205,8 @@ def generate_maze(rng: np.random.Generator, spec: MazeSpec, max_tries: int = 100
         if spec.unique_path and count_shortest_paths(grid) != 1:
             continue
         inputs = np.zeros((spec.canvas, spec.canvas), dtype=np.int64)
-        labels = np.zeros_like(inputs)
         inputs[:side, :side] = grid
-        labels[:side, :side] = grid
-        for cell in path[1:-1]:
-            labels[cell] = PATH
-        return inputs, labels
+        return inputs, labels_of(inputs, spec.labels)
     raise RuntimeError(f"no maze met the filters in {max_tries} tries; relax min_path or unique_path")
 
 
