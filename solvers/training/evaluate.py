@@ -1,9 +1,7 @@
 """Accuracy of a trained model on held-out puzzles: one deterministic trajectory and PTRM with K trajectories.
 
-Models with a fixed sequence length (TRM, HRM) run through the inference engine (halting, verified early exit,
-Gaussian-noise trajectories selected by verification, then by q_halt). The size-agnostic maze net runs through the
-training loop's evaluation (the same verified early exit, one trajectory), because the engine serves fixed-length
-models only.
+Every model runs through the inference engine (halting, verified early exit, Gaussian-noise trajectories selected
+by verification, then by q_halt); the size-agnostic maze net reads square grids of any side there.
 """
 
 from __future__ import annotations
@@ -19,13 +17,6 @@ def solve_rate(model, task: TaskSpec, examples: Examples, *, steps: int, traject
                batch_size: int = 64, seed: int = 0) -> dict[str, Any]:
     """{"verified": share whose answer passes the kind's check, "exact": share equal to the label, ...}."""
     inputs, labels = examples
-    if getattr(model.config, "seq_len", None) is None:
-        if trajectories != 1:
-            return {"skipped": "PTRM trajectories need the inference engine, which serves fixed-length models"}
-        from .loop import evaluate_model
-        result = evaluate_model(model, examples, task, steps, batch_size)
-        return {"verified": result["verified_any_step"], "exact_last_step": result["exact_last_step"],
-                "token_accuracy": result["token_accuracy"]}
     from ..neural.engine import InferenceEngine
 
     engine = InferenceEngine(model, task.verify_batch)
