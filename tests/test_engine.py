@@ -288,15 +288,17 @@ def test_tiny_trm_learns_4x4_sudoku(tmp_path, monkeypatch):
                                                                   answer.solution)[None]).all()
 
 
-def test_size_agnostic_maze_net_runs_through_the_bridge(tmp_path):
+@pytest.mark.parametrize("output", ["path", "arrows"])
+def test_size_agnostic_maze_net_runs_through_the_bridge(tmp_path, output):
     from recursive_tools.kinds import maze
     from recursive_tools.neural import CheckpointSolver
     from recursive_tools.solvers.neural.maze_net import MazeNet, MazeNetConfig
 
     torch.manual_seed(0)
     net = MazeNet(MazeNetConfig(width=8, blocks=1, iterations_per_step=2, grad_iterations=1, halt_max_steps=3,
-                                head_width=8))
-    folder = save_pretrained(net, tmp_path / "maze-tiny", {"title": "tiny maze net"}, kind="maze", size_label="any")
+                                head_width=8, output=output))
+    folder = save_pretrained(net, tmp_path / "maze-tiny", {"title": "tiny maze net"}, kind="maze", size_label="any",
+                             tokens={"labels": output})
     solver = CheckpointSolver(folder, window_s=0.2)
     assert solver.info.family == "conv-recurrent"
     rectangular = maze.parse([list("S...#.."), list("###.#.#"), list("......G")])  # 3 x 7: the shape must reach
