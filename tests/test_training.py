@@ -185,6 +185,25 @@ def test_arrow_maze_net_learns_the_wave_from_the_goal(tmp_path):
     assert out.logits.shape == (2, 49, mazes.VOCAB_SIZE) and (out.logits.argmax(-1) != 0).all()
 
 
+def test_pointwise_blocks_move_information_one_cell_per_iteration():
+    torch.manual_seed(0)
+    iterations = 4
+    model = MazeNet(MazeNetConfig(width=8, blocks=2, iterations_per_step=iterations, grad_iterations=1,
+                                  block_kernel=1, output="arrows")).eval()
+    grid = torch.full((1, 20, 20), mazes.OPEN)
+    grid[0, 0, 0], grid[0, 19, 19] = mazes.START, mazes.GOAL
+    changed = grid.clone()
+    changed[0, 10, 0] = mazes.WALL
+    with torch.no_grad():
+        before = model(model.initial_carry(1), grid).logits.view(20, 20, -1)
+        after = model(model.initial_carry(1), changed).logits.view(20, 20, -1)
+    differs = (before - after).abs().amax(-1) > 1e-6
+    reach = iterations + 3  # the recall conv moves one cell per iteration; the read-out head sees 3 more
+    rows, cols = torch.nonzero(differs, as_tuple=True)
+    assert differs.any() and int(((rows - 10).abs() + cols).max()) <= 2 * reach  # city-block bound
+    assert int((rows - 10).abs().max()) <= reach and int(cols.max()) <= reach
+
+
 def test_resume_is_exact(tmp_path):
     task, examples = _sudoku_examples()
 

@@ -45,8 +45,13 @@ class MazeNetConfig(ConfigSerialization):
     head_width: int = 32
     vocab_size: int = VOCAB_SIZE
     output: str = "path"  # "path" | "arrows" (see the module docstring)
+    # 3: every conv sees its neighbours. 1: only the recall conv does, so information moves one cell per iteration
+    # and a cell is first reached at the iteration equal to its distance, as in breadth-first search at any size.
+    block_kernel: int = 3
 
     def __post_init__(self) -> None:
+        if self.block_kernel not in (1, 3):
+            raise ValueError(f"block_kernel must be 1 or 3, got {self.block_kernel}")
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
         for name in ("width", "blocks", "iterations_per_step", "grad_iterations", "halt_max_steps", "head_width"):
@@ -70,15 +75,15 @@ def grid_of(tokens: torch.Tensor, shape: tuple[int, int] | None = None) -> torch
     return tokens.view(tokens.shape[0], side, side)
 
 
-def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+def _conv(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=False)
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, kernel: int = 3) -> None:
         super().__init__()
-        self.conv1 = _conv(width, width)
-        self.conv2 = _conv(width, width)
+        self.conv1 = _conv(width, width, kernel)
+        self.conv2 = _conv(width, width, kernel)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return F.relu(h + self.conv2(F.relu(self.conv1(h))))
@@ -93,7 +98,7 @@ class MazeNet(nn.Module):
         self.config = config
         w = config.width
         self.recall = _conv(w + INPUT_CHANNELS, w)  # h, x -> h: the input is re-read every iteration
-        self.blocks = nn.ModuleList(ResidualBlock(w) for _ in range(config.blocks))
+        self.blocks = nn.ModuleList(ResidualBlock(w, config.block_kernel) for _ in range(config.blocks))
         self.head = nn.Sequential(_conv(w, config.head_width), nn.ReLU(), _conv(config.head_width, 8), nn.ReLU(),
                                   nn.Conv2d(8, ARROW_CLASSES if config.output == "arrows" else 2, 3, padding=1,
                                             bias=False))
