@@ -48,11 +48,15 @@ def test_solve_from_stdin_and_file(tmp_path):
     assert from_stdin["solution"] == from_file["solution"] and from_file["verified"]
 
 
-def test_maze_is_detected_and_solved():
+def test_maze_is_detected_and_solved_by_the_shipped_maze_net():
     done = cli("solve", "--json", EXAMPLES["maze-small"].text)
     answer = json.loads(done.stdout)
     assert answer["kind"] == "maze" and answer["status"] == "solved" and answer["verified"]
     assert answer["path"][0] == [1, 1] and answer["path"][-1] == [7, 7]
+    assert answer["solver"] == {"name": "maze-conv-recurrent", "family": "conv-recurrent",
+                                "checkpoint": "maze-conv-recurrent"}
+    big = json.loads(cli("solve", "--json", "--example", "maze-30").stdout)  # 30x30: twice the training size
+    assert big["verified"] and big["solver"]["name"] == "maze-conv-recurrent" and big["recursion_steps"] >= 1
 
 
 def test_invalid_input_exits_2_with_the_reason():
