@@ -144,6 +144,11 @@ class CheckpointSolver:
         # A size-agnostic model (no fixed seq_len, e.g. the maze net) is told each batch's grid shape, and so is
         # the verifier when it asks for one.
         self._pass_shape = getattr(self.model.config, "seq_len", None) is None
+        if self._pass_shape and threads is None:
+            # Measured on 2 cores (maze net, 30x30, 8 trajectories): one thread 156 ms; two threads 154 ms once
+            # warm, but 1.5 s the first time each batch shape is seen, and trajectories leaving the batch make new
+            # shapes at every step (a failing maze took 14-22 s). So the convolutional net runs on one thread.
+            self._threads = 1
         self._verify_takes_shape = "shape" in inspect.signature(kind_module.verify_batch).parameters
         self._seeds = itertools.count()
         self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
