@@ -27,8 +27,8 @@ def maze_task(min_side: int = 9, max_side: int = 15, canvas: int | None = None, 
     """Mazes on a canvas; `labels` "path" (the answer's tokens) or "arrows" (each cell's next move, the maze net's
     learnable target; the verifier follows the arrows from S)."""
     kind = get_kind("maze")
-    spec = mazes.MazeSpec(min_side, max_side, canvas or max_side, style=style, min_path=min_path,  # type: ignore[arg-type]
-                          labels=labels)  # type: ignore[arg-type]
+    spec = mazes.MazeSpec(min_side, max_side, canvas or max_side, style=style,  # type: ignore[arg-type]
+                          min_path=min_path, labels=labels)  # type: ignore[arg-type]
     verify = kind.verify_batch if labels == "path" else kind.verify_arrows_batch
     return TaskSpec(
         name="maze", kind="maze", size_label="any", vocab_size=mazes.VOCAB_SIZE, grid_shape=(spec.canvas, spec.canvas),
