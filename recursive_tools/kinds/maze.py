@@ -39,6 +39,8 @@ from recursive_tools.kinds.base import ExactOutcome
 from recursive_tools.limits import MAX_MAZE_SIDE, MAX_REQUEST_BYTES
 from recursive_tools.solvers.budget import Budget
 from recursive_tools.solvers.exact.maze import PATH_COUNT_CAP, distance_map, shortest_path
+# The arrow answer encoding has one home, the label maker: STAY, and token ARROW_OFFSET + i for move ARROW_MOVES[i].
+from recursive_tools.solvers.training.mazes import ARROW_OFFSET, MOVES as ARROW_MOVES, STAY as ARROW_STAY
 
 NAME = "maze"
 
@@ -610,8 +612,16 @@ def decode(puzzle: Puzzle, tokens: np.ndarray) -> Path | None:
     return path
 
 
-ARROW_STAY, ARROW_OFFSET = 1, 2  # the arrow tokens of solvers/training/mazes.py
-ARROW_MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # token ARROW_OFFSET + i moves by ARROW_MOVES[i]
+def _grid_shape(length: int, shape: tuple[int, int] | None) -> tuple[int, int]:
+    """(H, W) of a flat row of `length` tokens: `shape` when given (checked), else the square side."""
+    if shape is None:
+        side = int(round(length ** 0.5))
+        if side * side != length:
+            raise ValueError(f"sequence length {length} is not square; pass shape=(H, W)")
+        return side, side
+    if shape[0] * shape[1] != length:
+        raise ValueError(f"shape {shape} does not match sequence length {length}")
+    return shape
 
 
 def follow_arrows(inputs: np.ndarray, arrows: np.ndarray, *, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -620,7 +630,7 @@ def follow_arrows(inputs: np.ndarray, arrows: np.ndarray, *, shape: tuple[int, i
     verifier then rejects the row); a walk that reaches the goal is checked for optimality by verify_batch."""
     inputs, arrows = np.asarray(inputs), np.asarray(arrows)
     batch, length = inputs.shape
-    rows, cols = shape or (int(round(length ** 0.5)),) * 2
+    rows, cols = _grid_shape(length, shape)
     out = inputs.copy()
     for b in range(batch):
         grid, field = inputs[b].reshape(rows, cols), arrows[b].reshape(rows, cols)
@@ -677,13 +687,7 @@ def verify_batch(inputs: np.ndarray, predictions: np.ndarray, *, shape: tuple[in
     if inputs.shape != predictions.shape or inputs.ndim != 2:
         raise ValueError(f"inputs {inputs.shape} and predictions {predictions.shape} must both be [B, L]")
     batch, length = inputs.shape
-    if shape is None:
-        side = int(round(length ** 0.5))
-        if side * side != length:
-            raise ValueError(f"sequence length {length} is not square; pass shape=(H, W)")
-        shape = (side, side)
-    if shape[0] * shape[1] != length:
-        raise ValueError(f"shape {shape} does not match sequence length {length}")
+    shape = _grid_shape(length, shape)
     grid = inputs.reshape(batch, *shape)
     pred = predictions.reshape(batch, *shape)
     is_open = grid == OPEN

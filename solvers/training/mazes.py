@@ -33,7 +33,7 @@ CHARS = {WALL: "#", OPEN: " ", START: "S", GOAL: "G", PATH: "o"}
 TOKENS = {char: token for token, char in CHARS.items()}
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right: the canonical tie-break order
 UNREACHED = -1
-STAY, ARROW_OFFSET = 1, 2  # arrow labels (the maze kind's follow_arrows reads the same tokens)
+STAY, ARROW_OFFSET = 1, 2  # arrow labels (the maze kind imports these to follow arrows)
 
 MazeStyle = Literal["random", "perfect"]
 LabelStyle = Literal["path", "arrows"]
