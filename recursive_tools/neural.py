@@ -140,15 +140,13 @@ class CheckpointSolver:
         if "box" in meta.tokens:  # a Sudoku checkpoint for a non-default box shape
             verify = functools.partial(verify, box=tuple(meta.tokens["box"]))
         self.engine = InferenceEngine(self.model, verify_batch=verify, threads=threads)
-        self._threads = threads or torch.get_num_threads()
         # A size-agnostic model (no fixed seq_len, e.g. the maze net) is told each batch's grid shape, and so is
         # the verifier when it asks for one.
         self._pass_shape = getattr(self.model.config, "seq_len", None) is None
-        if self._pass_shape and threads is None:
-            # Measured on 2 cores (maze net, 30x30, 8 trajectories): one thread 156 ms; two threads 154 ms once
-            # warm, but 1.5 s the first time each batch shape is seen, and trajectories leaving the batch make new
-            # shapes at every step (a failing maze took 14-22 s). So the convolutional net runs on one thread.
-            self._threads = 1
+        # Measured on 2 cores (maze net, 30x30, 8 trajectories): one thread 156 ms; two threads 154 ms once warm,
+        # but 1.5 s the first time each batch shape is seen, and trajectories leaving the batch make new shapes at
+        # every step (a failing maze took 14-22 s). So by default the convolutional net runs on one thread.
+        self._threads = threads or (1 if self._pass_shape else torch.get_num_threads())
         self._verify_takes_shape = "shape" in inspect.signature(kind_module.verify_batch).parameters
         self._seeds = itertools.count()
         self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
