@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -183,6 +184,42 @@ def test_arrow_maze_net_learns_the_wave_from_the_goal(tmp_path):
     assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:6])
     out = model(model.initial_carry(2), torch.as_tensor(task.generate(np.random.default_rng(6), 2)[0]))
     assert out.logits.shape == (2, 49, mazes.VOCAB_SIZE) and (out.logits.argmax(-1) != 0).all()
+
+
+def test_wave_horizon_hides_the_arrows_a_wave_from_the_goal_has_not_reached():
+    task = get_task("maze", min_side=7, max_side=11, labels="arrows", wave=3)
+    inputs, labels = task.generate(np.random.default_rng(8), 16)
+    steps_done = torch.arange(16) % 5
+    supervised = task.step_labels(torch.as_tensor(inputs), torch.as_tensor(labels), steps_done).numpy()
+    for grid, full, shown, step in zip(inputs, labels, supervised, steps_done.tolist()):
+        grid = grid.reshape(11, 11)
+        to_goal = mazes.distances(grid, tuple(np.argwhere(grid == mazes.GOAL)[0])).reshape(-1)
+        hidden = (to_goal > 3 * (step + 1)) & (full >= mazes.ARROW_OFFSET)
+        assert (shown[hidden] == 0).all() and (shown[~hidden] == full[~hidden]).all()
+    assert (supervised == 0).sum() > (labels == 0).sum()  # early steps do hide some arrows
+    cut_off = (labels == mazes.STAY) & (inputs != mazes.GOAL)
+    assert (supervised[cut_off] == mazes.STAY).all()  # never reached reads "stay" at every step
+    with pytest.raises(SystemExit, match="arrows"):
+        get_task("maze", labels="path", wave=3)
+
+
+def test_training_supervises_the_task_step_labels(tmp_path):
+    task = get_task("maze", min_side=5, max_side=7, labels="arrows", wave=1)
+    seen: list[torch.Tensor] = []
+
+    def recording(inputs, labels, steps_done):
+        seen.append(steps_done.clone())
+        return task.step_labels(inputs, labels, steps_done)
+
+    recorded = dataclasses.replace(task, step_labels=recording)
+    model = build_training_model("maze-net", task, {"width": 8, "blocks": 1, "iterations_per_step": 1,
+                                                    "grad_iterations": 1, "halt_max_steps": 3})
+    trainer = Trainer(model, recorded, TrainConfig(steps=4, batch_size=4, eval_every=0, loss="softmax",
+                                                   halt_in_training=False, checkpoint_every=1000), tmp_path,
+                      train_examples=task.generate(np.random.default_rng(5), 8))
+    for _ in range(4):
+        trainer.train_step()
+    assert [int(s[0]) for s in seen] == [0, 1, 2, 0]  # the steps each slot has run, reset on refill
 
 
 def test_pointwise_blocks_move_information_one_cell_per_iteration():

@@ -5,8 +5,9 @@ reference: a slot keeps its carry from step to step (detached in between), halts
 or after `halt_max_steps` steps (with probability `halt_exploration_prob` it is held to a random minimum of
 2..halt_max_steps steps first), and a halted slot is refilled with a fresh example and a reset carry.
 
-Loss = per-sequence mean cross entropy (stable-max by default, computed in float64) + q_weight * BCE(q_halt, whole
-sequence correct). AdamW (or AdamATan2 when that package is importable and asked for), linear warm-up then cosine
+Loss = per-sequence mean cross entropy (stable-max by default, computed in float64; on the task's step labels when it
+has them, which leave out what the model cannot know yet at this step) + q_weight * BCE(q_halt, whole sequence
+correct). AdamW (or AdamATan2 when that package is importable and asked for), linear warm-up then cosine
 decay to `lr_min_ratio`, gradient clipping, EMA of the parameters (the exported checkpoint holds the EMA weights).
 
 Everything needed to continue is saved in one file per rank: model, optimizer, EMA, step, the carry and the batch
@@ -190,7 +191,9 @@ class Trainer:
         self.net.train()
         out = self.net(self.carry, self.inputs)
         self.carry = out.carry.detach() if hasattr(out.carry, "detach") else out.carry
-        lm = sequence_losses(out.logits, self.labels, c.loss)
+        supervised = self.labels if self.task.step_labels is None else \
+            self.task.step_labels(self.inputs, self.labels, self.steps_done)
+        lm = sequence_losses(out.logits, supervised, c.loss)
         with torch.no_grad():
             predictions = out.logits.argmax(-1)
             valid = self.labels != IGNORE_LABEL

@@ -17,6 +17,9 @@ Two label styles:
   learnable target for mazes larger than any seen in training; following the arrows from S gives the canonical path.
 Mazes may have other shortest paths of the same length; evaluation therefore checks optimality by length (see
 `is_shortest_path`).
+
+`wave_horizon_labels` hides, at each deep-supervision step, the arrows a wave from the goal moving a fixed number of
+cells per step cannot have reached yet, so the net is never asked to guess an arrow it has no way to know.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import torch
 
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
@@ -145,6 +149,30 @@ def arrow_labels(grid: np.ndarray) -> np.ndarray:
         labels[closer] = ARROW_OFFSET + index
         undecided &= ~closer
     return labels
+
+
+def wave_horizon_labels(inputs: torch.Tensor, labels: torch.Tensor, horizon: torch.Tensor,
+                        grid_shape: tuple[int, int]) -> torch.Tensor:
+    """Arrow labels [B, L] with every arrow more than `horizon` [B] moves from the goal set to pad (unsupervised).
+
+    STAY labels stay: the goal knows itself, and a cut-off cell is never reached, so "not reached yet" reads STAY.
+    """
+    grid = inputs.view(-1, *grid_shape)
+    passable = (grid != WALL) & (grid != PAD)
+    reached = grid == GOAL
+    limit = horizon.view(-1, 1, 1)
+    for moves in range(1, int(horizon.max()) + 1):
+        front = torch.zeros_like(reached)  # one breadth-first step: passable cells next to a reached one
+        front[:, 1:] |= reached[:, :-1]
+        front[:, :-1] |= reached[:, 1:]
+        front[:, :, 1:] |= reached[:, :, :-1]
+        front[:, :, :-1] |= reached[:, :, 1:]
+        grown = reached | (front & passable & (limit >= moves))
+        if torch.equal(grown, reached):
+            break
+        reached = grown
+    hidden = ~reached.view_as(labels) & (labels >= ARROW_OFFSET)
+    return labels.masked_fill(hidden, PAD)
 
 
 def is_shortest_path(grid: np.ndarray, prediction: np.ndarray) -> bool:

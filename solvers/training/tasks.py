@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import torch
 
 Examples = tuple[np.ndarray, np.ndarray]  # (inputs [N, L], labels [N, L]) int64 token arrays
 ExampleGenerator = Callable[[np.random.Generator, int], Examples]
 Augmenter = Callable[[np.random.Generator, np.ndarray, np.ndarray], Examples]
 BatchVerifier = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (inputs, predictions) -> bool [N]
+# (inputs [B, L], labels [B, L], deep-supervision steps done before this one [B]) -> the labels to supervise now
+StepLabels = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 LossName = Literal["stablemax", "softmax"]
 
 IGNORE_LABEL = 0  # the pad token: never supervised
@@ -37,6 +40,7 @@ class TaskSpec:
     units: tuple[tuple[int, ...], ...] | None = None  # Sudoku rows, columns, boxes (cell indices)
     box: tuple[int, int] | None = None  # Sudoku box shape (rows, cols)
     token_layout: dict = field(default_factory=dict)  # written into config.json for decoders
+    step_labels: StepLabels | None = None  # None: every step is supervised with the full labels
 
     @property
     def seq_len(self) -> int:
