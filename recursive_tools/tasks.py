@@ -24,17 +24,20 @@ from recursive_tools.solvers.training.tasks import Examples, TaskSpec
 # ----------------------------------------------------------------------------------------------------- mazes
 
 def maze_task(min_side: int = 9, max_side: int = 15, canvas: int | None = None, min_path: int | None = None,
-              style: str = "random", labels: str = "path", wave: int | None = None) -> TaskSpec:
+              style: str = "random", labels: str = "path", wave: int | None = None, wave_beyond: str = "hide"
+              ) -> TaskSpec:
     """Mazes on a canvas; `labels` "path" (the answer's tokens) or "arrows" (each cell's next move, the maze net's
-    learnable target; the verifier follows the arrows from S). `wave` (arrows only): supervise at deep-supervision
-    step s only the arrows within wave * (s + 1) moves of the goal (see mazes.wave_horizon_labels)."""
+    learnable target; the verifier follows the arrows from S). `wave` (arrows only): at deep-supervision step s,
+    the arrows more than wave * (s + 1) moves from the goal are hidden or read STAY (`wave_beyond`, see
+    mazes.wave_horizon_labels)."""
     kind = get_kind("maze")
     spec = mazes.MazeSpec(min_side, max_side, canvas or max_side, style=style,  # type: ignore[arg-type]
                           min_path=min_path, labels=labels)  # type: ignore[arg-type]
     verify = kind.verify_batch if labels == "path" else kind.verify_arrows_batch
     if wave is not None and (labels != "arrows" or wave < 1):
         raise SystemExit("--maze-wave needs --maze-labels arrows and at least 1 move per step")
-    step_labels = None if wave is None else functools.partial(_wave_labels, wave=wave, canvas=spec.canvas)
+    step_labels = None if wave is None else functools.partial(_wave_labels, wave=wave, canvas=spec.canvas,
+                                                              beyond=wave_beyond)
     return TaskSpec(
         name="maze", kind="maze", size_label="any", vocab_size=mazes.VOCAB_SIZE, grid_shape=(spec.canvas, spec.canvas),
         generate=functools.partial(_generate_mazes, spec=spec), verify_batch=verify,
@@ -45,9 +48,9 @@ def maze_task(min_side: int = 9, max_side: int = 15, canvas: int | None = None, 
     )
 
 
-def _wave_labels(inputs: torch.Tensor, labels: torch.Tensor, steps_done: torch.Tensor, *, wave: int, canvas: int
-                 ) -> torch.Tensor:
-    return mazes.wave_horizon_labels(inputs, labels, (steps_done + 1) * wave, (canvas, canvas))
+def _wave_labels(inputs: torch.Tensor, labels: torch.Tensor, steps_done: torch.Tensor, *, wave: int, canvas: int,
+                 beyond: mazes.WaveBeyond) -> torch.Tensor:
+    return mazes.wave_horizon_labels(inputs, labels, (steps_done + 1) * wave, (canvas, canvas), beyond)
 
 
 def _generate_mazes(rng: np.random.Generator, count: int, *, spec: mazes.MazeSpec) -> Examples:
@@ -132,7 +135,8 @@ def sudoku_csv_examples(task: TaskSpec, path: str | Path, limit: int | None = No
 def get_task(name: str, **options: Any) -> TaskSpec:
     if name == "maze":
         return maze_task(**{k: v for k, v in options.items() if k in ("min_side", "max_side", "canvas", "min_path",
-                                                                        "style", "labels", "wave")
+                                                                        "style", "labels", "wave",
+                                                                        "wave_beyond")
                              and v is not None})
     match = re.fullmatch(r"sudoku-(\d+)x(\d+)", name)
     if match and match.group(1) == match.group(2):
@@ -156,12 +160,16 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maze-wave", type=int, default=None, metavar="MOVES",
                         help="maze arrows: at deep-supervision step s, supervise only the arrows within "
                              "MOVES*(s+1) moves of the goal (the net's iterations per step); default: all")
+    parser.add_argument("--maze-wave-beyond", default="hide", choices=("hide", "stay"),
+                        help="with --maze-wave: the arrows beyond the wave are unsupervised (hide) or must read "
+                             "STAY, not reached yet (stay)")
 
 
 def task_from_args(args: argparse.Namespace) -> TaskSpec:
     return get_task(args.task, box=args.box, givens=args.givens, min_side=args.min_side, max_side=args.max_side,
                     canvas=args.canvas, min_path=args.min_path, style=args.maze_style,
-                    labels=args.maze_labels, wave=args.maze_wave)
+                    labels=args.maze_labels, wave=args.maze_wave,
+                    wave_beyond=args.maze_wave_beyond)
 
 
 def read_examples(task: TaskSpec, path: str, limit: int | None = None) -> Examples:
@@ -191,7 +199,8 @@ def _generated_note(task: TaskSpec, args: argparse.Namespace) -> str:
         return (f"generated {task.token_layout['train_sides'][0]}..{task.token_layout['train_sides'][1]} mazes "
                 f"({args.maze_style or 'random'} walls 30-50%, shortest path >= "
                 f"{args.min_path or 'the side'} moves), {task.token_layout['labels']} labels"
-                + (f", arrows supervised within {args.maze_wave} moves of the goal per step" if args.maze_wave else ""))
+                + (f", arrows supervised within {args.maze_wave} moves of the goal per step (beyond: "
+                   f"{args.maze_wave_beyond})" if args.maze_wave else ""))
     low, high = task.token_layout["train_givens"]
     return f"generated unique-solution {task.name} puzzles with {low}-{high} givens (new puzzles every batch)"
 

@@ -199,6 +199,10 @@ def test_wave_horizon_hides_the_arrows_a_wave_from_the_goal_has_not_reached():
     assert (supervised == 0).sum() > (labels == 0).sum()  # early steps do hide some arrows
     cut_off = (labels == mazes.STAY) & (inputs != mazes.GOAL)
     assert (supervised[cut_off] == mazes.STAY).all()  # never reached reads "stay" at every step
+    clock = get_task("maze", min_side=7, max_side=11, labels="arrows", wave=3, wave_beyond="stay")
+    staying = clock.step_labels(torch.as_tensor(inputs), torch.as_tensor(labels), steps_done).numpy()
+    hidden = (supervised == 0) & (labels != 0)
+    assert (staying[hidden] == mazes.STAY).all() and (staying[~hidden] == labels[~hidden]).all()
     with pytest.raises(SystemExit, match="arrows"):
         get_task("maze", labels="path", wave=3)
 

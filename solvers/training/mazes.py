@@ -18,8 +18,10 @@ Two label styles:
 Mazes may have other shortest paths of the same length; evaluation therefore checks optimality by length (see
 `is_shortest_path`).
 
-`wave_horizon_labels` hides, at each deep-supervision step, the arrows a wave from the goal moving a fixed number of
-cells per step cannot have reached yet, so the net is never asked to guess an arrow it has no way to know.
+`wave_horizon_labels` gives each deep-supervision step the arrows a wave from the goal moving a fixed number of cells
+per step has reached; the arrows beyond it are either hidden (the net is never asked to guess an arrow it has no way
+to know) or labelled STAY (the net must show exactly how far breadth-first search has got, a clock that holds at
+any distance).
 """
 
 from __future__ import annotations
@@ -151,9 +153,13 @@ def arrow_labels(grid: np.ndarray) -> np.ndarray:
     return labels
 
 
+WaveBeyond = Literal["hide", "stay"]
+
+
 def wave_horizon_labels(inputs: torch.Tensor, labels: torch.Tensor, horizon: torch.Tensor,
-                        grid_shape: tuple[int, int]) -> torch.Tensor:
-    """Arrow labels [B, L] with every arrow more than `horizon` [B] moves from the goal set to pad (unsupervised).
+                        grid_shape: tuple[int, int], beyond: WaveBeyond = "hide") -> torch.Tensor:
+    """Arrow labels [B, L] with every arrow more than `horizon` [B] moves from the goal set to pad (unsupervised,
+    "hide") or to STAY ("stay": not reached yet).
 
     STAY labels stay: the goal knows itself, and a cut-off cell is never reached, so "not reached yet" reads STAY.
     """
@@ -172,7 +178,7 @@ def wave_horizon_labels(inputs: torch.Tensor, labels: torch.Tensor, horizon: tor
             break
         reached = grown
     hidden = ~reached.view_as(labels) & (labels >= ARROW_OFFSET)
-    return labels.masked_fill(hidden, PAD)
+    return labels.masked_fill(hidden, PAD if beyond == "hide" else STAY)
 
 
 def is_shortest_path(grid: np.ndarray, prediction: np.ndarray) -> bool:
