@@ -11,14 +11,16 @@ import argparse
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from recursive_tools.kinds import get_kind
 from recursive_tools.solvers.training import mazes
 from recursive_tools.solvers.training.tasks import Examples, TaskSpec
+
+if TYPE_CHECKING:
+    import torch
 
 
 # ----------------------------------------------------------------------------------------------------- mazes

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used: the maze kind imports this module on the exact path
+    import torch
 
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
@@ -163,6 +165,8 @@ def wave_horizon_labels(inputs: torch.Tensor, labels: torch.Tensor, horizon: tor
 
     STAY labels stay: the goal knows itself, and a cut-off cell is never reached, so "not reached yet" reads STAY.
     """
+    import torch
+
     grid = inputs.view(-1, *grid_shape)
     passable = (grid != WALL) & (grid != PAD)
     reached = grid == GOAL

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 Examples = tuple[np.ndarray, np.ndarray]  # (inputs [N, L], labels [N, L]) int64 token arrays
 ExampleGenerator = Callable[[np.random.Generator, int], Examples]
 Augmenter = Callable[[np.random.Generator, np.ndarray, np.ndarray], Examples]
 BatchVerifier = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (inputs, predictions) -> bool [N]
 # (inputs [B, L], labels [B, L], deep-supervision steps done before this one [B]) -> the labels to supervise now
-StepLabels = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+StepLabels = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 LossName = Literal["stablemax", "softmax"]
 
 IGNORE_LABEL = 0  # the pad token: never supervised
