@@ -1,21 +1,17 @@
 """The inference engine (halting, reference mode, verified early exit, PTRM, budgets), the neural bridge's
-micro-batcher, a tiny TRM that learns 4x4 Sudoku with the project's training loop, and the shipped maze net beyond
-its training sizes."""
+micro-batcher, and a tiny TRM that learns 4x4 Sudoku with the project's training loop."""
 
 from __future__ import annotations
 
-import csv
 import itertools
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from recursive_tools import pipeline
 from recursive_tools.solvers.budget import Budget
 from recursive_tools.solvers.neural.checkpoint import save_pretrained
 from recursive_tools.solvers.neural.engine import InferenceEngine
@@ -30,8 +26,6 @@ ROW, COL = CELLS // 4, CELLS % 4
 BOX = (ROW // 2) * 2 + COL // 2
 UNITS = np.array([np.flatnonzero(a == u) for a in (ROW, COL, BOX) for u in range(4)])  # [12, 4]
 PEERS = (ROW[:, None] == ROW) | (COL[:, None] == COL) | (BOX[:, None] == BOX)
-
-DATA = Path(__file__).parent / "data"
 
 
 def all_grids() -> np.ndarray:
@@ -322,11 +316,3 @@ def test_size_agnostic_maze_net_runs_through_the_bridge(tmp_path, output):
     assert set(attempts) == {"rect", "square"} and all(a.trajectories == 2 and a.steps >= 1 for a in attempts.values())
     trace = solver.trace(rectangular)
     assert len(trace.prediction) == 21 and len(trace.cells_changed) == trace.steps
-
-
-def test_the_shipped_maze_net_answers_mazes_larger_than_any_it_was_trained_on():
-    rows = list(csv.DictReader((DATA / "maze30_sample.csv").open()))  # 30x30; training went up to 21x21
-    answers = [pipeline.solve("maze", "\n".join(r["question"][i * 30:(i + 1) * 30] for i in range(30)))
-               for r in rows]
-    assert all(a.verified for a in answers)
-    assert sum(a.solver.name == "maze-conv-recurrent" for a in answers) >= 4  # the card: 92% on this set

@@ -1,4 +1,5 @@
-"""Maze kind and exact BFS solver: parse formats and errors, verification, BFS vs brute force, tokens."""
+"""Maze kind and exact BFS solver: parse formats and errors, verification, BFS vs brute force, tokens; and the shipped
+maze net on mazes larger than its training ones."""
 
 from __future__ import annotations
 
@@ -450,3 +451,12 @@ def test_follow_arrows_walks_from_the_start_and_rejects_bad_fields():
         assert np.array_equal(maze.follow_arrows(inputs, bad.reshape(1, -1)), inputs)  # nothing marked
         assert not maze.verify_arrows_batch(inputs, bad.reshape(1, -1))[0]
     assert not maze.verify_arrows_batch(inputs, np.full((1, 9), up))[0]  # off the grid
+
+
+def test_the_shipped_maze_net_answers_mazes_larger_than_any_it_was_trained_on():
+    from recursive_tools import pipeline
+
+    # 30x30; training went up to 21x21
+    answers = [pipeline.solve("maze", "\n".join(as_rows(row["question"]))) for row in reference_rows()]
+    assert all(a.verified for a in answers)
+    assert sum(a.solver.name == "maze-conv-recurrent" for a in answers) >= 4  # the card: 92% on this set
