@@ -50,7 +50,8 @@ class Answer(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     recursion_steps: int | None = Field(default=None, description="deep-supervision steps the neural solver ran")
     halting_confidence: float | None = Field(default=None, description="sigmoid(q_halt) at the chosen step")
-    trajectories: int | None = Field(default=None, description="parallel noisy trajectories tried (PTRM)")
+    trajectories: int | None = Field(default=None, description=(
+        "parallel trajectories tried (PTRM noise; a maze's rotations and mirrors first)"))
     unique: bool | None = Field(default=None, description="whether the solution is certified unique")
     timings_ms: dict[str, float] = Field(default_factory=dict)
     explanation: list[str] = Field(default_factory=list)

@@ -148,6 +148,7 @@ class CheckpointSolver:
         # every step (a failing maze took 14-22 s). So by default the convolutional net runs on one thread.
         self._threads = threads or (1 if self._pass_shape else torch.get_num_threads())
         self._verify_takes_shape = "shape" in inspect.signature(kind_module.verify_batch).parameters
+        self._views = getattr(kind_module, "views", None)
         self._seeds = itertools.count()
         self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
                                     name=f"neural-batcher-{meta.name}")
@@ -174,9 +175,12 @@ class CheckpointSolver:
         return tokens, tuple(getattr(puzzle, "shape", (tokens.shape[0],)))
 
     def _shape_options(self, shape: tuple[int, ...]) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self._views is not None:  # trajectories run on the kind's symmetric views first, then with noise
+            options["views"] = self._views(shape, arrows=self._arrows)
         if not self._pass_shape:
-            return {}
-        options: dict[str, Any] = {"forward_kwargs": {"shape": shape}}
+            return options
+        options["forward_kwargs"] = {"shape": shape}
         if self._verify_takes_shape:
             options["verify_batch"] = functools.partial(self.engine.verify_batch, shape=shape)
         return options

@@ -46,7 +46,7 @@ def maze_task(min_side: int = 9, max_side: int = 15, canvas: int | None = None, 
         default_model="maze-net", loss="softmax", augment=functools.partial(_maze_dihedral, labels_style=labels),
         token_layout={"pad": 0, "wall": 1, "open": 2, "start": 3, "goal": 4, "path": 5,
                       "train_sides": [min_side, max_side], "labels": labels},
-        step_labels=step_labels,
+        step_labels=step_labels, views=functools.partial(kind.views, arrows=labels == "arrows"),
     )
 
 

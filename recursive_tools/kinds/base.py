@@ -19,6 +19,11 @@ A kind module defines, at module level:
     decode(puzzle, tokens) -> Solution
     verify_batch(inputs, predictions) -> np.ndarray[bool]    vectorised check of [B, L] token arrays
 
+Optional:
+
+    views(shape, arrows=False) -> engine Views  symmetries the rules do not see (the maze's rotations and mirrors):
+                                                the neural solver spreads its trajectories over them
+
 Solution is the kind's native form: a Sudoku solution is a [N, N] int array; a maze solution is a list of (row, col).
 """
 

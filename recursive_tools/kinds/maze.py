@@ -655,6 +655,52 @@ def follow_arrows(inputs: np.ndarray, arrows: np.ndarray, *, shape: tuple[int, i
     return out
 
 
+class Views:
+    """The dihedral transforms that keep a maze's (H, W): all 8 (rotations, then a mirror) of a square, the
+    identity, half turn and two mirrors of any other shape. A shortest path stays shortest under each, so a net can
+    answer every view, be verified in it, and have the answer turned back; a net that answers with arrows has
+    their moves turned back as well. (See solvers.neural.engine.Views.)"""
+
+    def __init__(self, shape: tuple[int, int], *, arrows: bool = False) -> None:
+        self.shape = shape
+        self.arrows = arrows
+        self.transforms = tuple(range(8)) if shape[0] == shape[1] else (0, 2, 4, 6)
+        self.count = len(self.transforms)
+
+    def apply(self, tokens: np.ndarray, view: int) -> np.ndarray:
+        return _dihedral(np.asarray(tokens), self.shape, self.transforms[view])
+
+    def undo(self, predictions: np.ndarray, view: int) -> np.ndarray:
+        transform = self.transforms[view]
+        inverse = (4 - transform) % 4 if transform < 4 else transform  # a mirror undoes itself
+        out = _dihedral(np.asarray(predictions), self.shape, inverse)
+        if self.arrows:
+            moves = np.array([ARROW_MOVES.index(_turn(move, inverse)) for move in ARROW_MOVES])
+            is_move = (out >= ARROW_OFFSET) & (out < ARROW_OFFSET + len(ARROW_MOVES))
+            out = np.where(is_move, ARROW_OFFSET + moves[np.clip(out - ARROW_OFFSET, 0, len(moves) - 1)], out)
+        return out
+
+
+def views(shape: tuple[int, int], *, arrows: bool = False) -> Views:
+    return Views(tuple(shape), arrows=arrows)
+
+
+def _dihedral(tokens: np.ndarray, shape: tuple[int, int], transform: int) -> np.ndarray:
+    """Transform 0..7 of flat grids [B, H*W]: np.rot90 by 90 * (t % 4) degrees, then a left-right mirror if t >= 4."""
+    grids = np.rot90(tokens.reshape(-1, *shape), transform % 4, axes=(1, 2))
+    if transform >= 4:
+        grids = grids[:, :, ::-1]
+    return np.ascontiguousarray(grids).reshape(len(tokens), -1)
+
+
+def _turn(move: tuple[int, int], transform: int) -> tuple[int, int]:
+    """Where a move (dr, dc) points after `_dihedral(transform)`: np.rot90 takes (dr, dc) to (-dc, dr)."""
+    dr, dc = move
+    for _ in range(transform % 4):
+        dr, dc = -dc, dr
+    return (dr, -dc) if transform >= 4 else (dr, dc)
+
+
 def _neighbour_count(mask: np.ndarray) -> np.ndarray:
     """For [B, H, W] bool: how many of each cell's four neighbours are set."""
     padded = np.pad(mask, ((0, 0), (1, 1), (1, 1))).astype(np.int8)

@@ -12,8 +12,12 @@ A batch of puzzles runs deep-supervision steps together. Each row (one trajector
 
 Probabilistic trajectories (PTRM): each puzzle runs K rows in the same batch; Gaussian noise of scale sigma is added
 to the latent z before every deep-supervision step. Trajectory 0 of each puzzle stays noise-free, so K trajectories
-never do worse than one under verified selection. Selection: `verified` (first trajectory whose grid passes the
-verifier wins, ties broken by q_halt; otherwise the highest q_halt) or `q` (the paper: highest final q_halt).
+never do worse than one under verified selection. With `views` (symmetries of the puzzle's grid that its rules do not
+see, e.g. the rotations and mirrors of a maze), trajectory t runs on view t % views.count: the first views.count
+trajectories are the noise-free views, later ones add noise; each row is verified in its own view and the chosen
+answer is mapped back by views.undo (then verified again as returned). Selection: `verified` (first trajectory whose
+grid passes the verifier wins, ties broken by q_halt; otherwise the highest q_halt) or `q` (the paper: highest final
+q_halt).
 
 The verifier is the puzzle kind's vectorised check, injected as `verify_batch(inputs, predictions) -> bool array`
 on numpy token arrays [rows, L]; the engine knows no puzzle rules.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -35,6 +39,19 @@ VerifyBatch = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Mode = Literal["halting", "reference"]
 Selection = Literal["verified", "q"]
 StopReason = Literal["verified", "q_halt", "max_steps", "cancelled", "time", "nodes", "not_started"]
+
+
+class Views(Protocol):
+    """Symmetric views of one grid shape: `apply` shows a batch of puzzle tokens [B, L] in view v, `undo` maps
+    predicted tokens [B, L] from view v back to the original frame. The verifier must accept a view's answer in
+    that view exactly when it accepts the undone answer on the original puzzle."""
+
+    count: int
+
+    def apply(self, tokens: np.ndarray, view: int) -> np.ndarray: ...
+
+    def undo(self, predictions: np.ndarray, view: int) -> np.ndarray: ...
+
 
 MAX_STEPS = 256
 MAX_TRAJECTORIES = 256
@@ -52,7 +69,7 @@ class SampleResult:
     confidence: float | None  # sigmoid(q_halt) at the chosen step
     verified: bool | None  # verifier verdict on `prediction` (None without a verifier)
     stop_reason: StopReason
-    trajectory: int  # index of the chosen trajectory
+    trajectory: int  # index of the chosen trajectory (it ran on view trajectory % views.count when views were given)
     trajectories: int  # trajectories run for this puzzle
     halt_confidence: list[float] = field(default_factory=list)  # sigmoid(q_halt) after each step
     cells_changed: list[int] = field(default_factory=list)  # cells whose prediction changed at each step
@@ -72,11 +89,11 @@ class InferenceEngine:
             sigma: float = 0.0, max_steps: int | None = None, mode: Mode = "halting",
             selection: Selection = "verified", budget: Budget | Sequence[Budget | None] | None = None,
             seed: int = 0, trust_q_halt: bool = False, verify_batch: VerifyBatch | None = None,
-            forward_kwargs: dict[str, Any] | None = None) -> list[SampleResult]:
+            forward_kwargs: dict[str, Any] | None = None, views: Views | None = None) -> list[SampleResult]:
         """Solve a batch of token grids [B, L]; one SampleResult per puzzle, in order.
 
         `verify_batch` replaces the engine's verifier for this call; `forward_kwargs` go to every model call (e.g. the
-        grid shape for a size-agnostic maze net).
+        grid shape for a size-agnostic maze net); `views` spreads the trajectories over symmetric views of the grid.
         """
         tokens = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens,
                                  dtype=torch.long)
@@ -97,7 +114,7 @@ class InferenceEngine:
                 rows += counts[end]
                 end += 1
             results += self._run_group(tokens[start:end], counts[start:end], budgets[start:end], sigma, max_steps,
-                                       mode, selection, generator, trust_q_halt, verify, forward_kwargs or {})
+                                       mode, selection, generator, trust_q_halt, verify, forward_kwargs or {}, views)
             start = end
         return results
 
@@ -123,16 +140,22 @@ class InferenceEngine:
     def _run_group(self, tokens: torch.Tensor, counts: list[int], budgets: list[Budget | None], sigma: float,
                    max_steps: int, mode: Mode, selection: Selection,
                    generator: torch.Generator, trust_q_halt: bool, verify: VerifyBatch | None,
-                   forward_kwargs: dict[str, Any]) -> list[SampleResult]:
+                   forward_kwargs: dict[str, Any], views: Views | None) -> list[SampleResult]:
         model = self.model
         device = next(model.parameters()).device
         count_tensor = torch.tensor(counts)
         puzzle_of_row = torch.repeat_interleave(torch.arange(len(counts)), count_tensor)
         trajectory_of_row = torch.arange(len(puzzle_of_row)) - torch.repeat_interleave(
             torch.cumsum(count_tensor, 0) - count_tensor, count_tensor)
+        view_count = views.count if views is not None else 1
+        view_of_row = trajectory_of_row % view_count
         row_tokens = tokens.index_select(0, puzzle_of_row)
+        for view in range(1, view_count):
+            in_view = (view_of_row == view).nonzero().squeeze(1)
+            if len(in_view):
+                row_tokens[in_view] = torch.as_tensor(views.apply(row_tokens[in_view].numpy(), view))
         rows = row_tokens.shape[0]
-        noise_scale = torch.where(trajectory_of_row == 0, 0.0, sigma)
+        noise_scale = torch.where(trajectory_of_row < view_count, 0.0, sigma)
 
         predictions = row_tokens.clone()  # latest prediction of every row; step 1 counts changes from the input
         steps = torch.zeros(rows, dtype=torch.long)
@@ -141,7 +164,7 @@ class InferenceEngine:
         changed = torch.zeros((rows, max_steps), dtype=torch.long)
         stop = torch.zeros(rows, dtype=torch.long)
         winner = torch.full((len(counts),), -1, dtype=torch.long)  # verified winning row per puzzle
-        noisy = sigma > 0 and max(counts) > 1
+        noisy = sigma > 0 and max(counts) > view_count
         verify_in_loop = mode == "halting" and selection == "verified" and verify is not None
         distinct_budgets = {id(b): b for b in budgets if b is not None}
         budget_index = torch.tensor([list(distinct_budgets).index(id(b)) if b is not None else -1 for b in budgets])
@@ -197,12 +220,17 @@ class InferenceEngine:
                     active, carry, active_tokens = _select(~done, active, carry, active_tokens)
 
         chosen = _choose_rows(winner, puzzle_of_row, last_q, steps)
-        verdicts = _verify(verify, tokens, predictions[chosen]) if verify is not None else None
+        answers = predictions[chosen]
+        for view in range(1, view_count):
+            in_view = (view_of_row[chosen] == view).nonzero().squeeze(1)
+            if len(in_view):
+                answers[in_view] = torch.as_tensor(views.undo(answers[in_view].numpy(), view))
+        verdicts = _verify(verify, tokens, answers) if verify is not None else None
         results = []
         for puzzle, row in enumerate(chosen.tolist()):
             ran = int(steps[row])
             results.append(SampleResult(
-                prediction=predictions[row].numpy().copy(), steps=ran,
+                prediction=answers[puzzle].numpy().copy(), steps=ran,
                 confidence=float(confidence[row, ran - 1]) if ran else None,
                 verified=None if verdicts is None else bool(verdicts[puzzle]),
                 stop_reason=_STOP_CODES[int(stop[row])], trajectory=int(trajectory_of_row[row]),

@@ -1,7 +1,8 @@
 """Accuracy of a trained model on held-out puzzles: one deterministic trajectory and PTRM with K trajectories.
 
-Every model runs through the inference engine (halting, verified early exit, Gaussian-noise trajectories selected
-by verification, then by q_halt); the size-agnostic maze net reads square grids of any side there.
+Every model runs through the inference engine (halting, verified early exit, trajectories selected by verification,
+then by q_halt: a maze's trajectories run on its rotations and mirrors first, then with Gaussian noise, a Sudoku's
+all with noise after the first); the size-agnostic maze net reads square grids of any side there.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ def solve_rate(model, task: TaskSpec, examples: Examples, *, steps: int, traject
     from ..neural.engine import InferenceEngine
 
     engine = InferenceEngine(model, task.verify_batch)
+    side = int(round(inputs.shape[1] ** 0.5))
+    views = task.views((side, side)) if task.views is not None and side * side == inputs.shape[1] else None
     verified = exact = 0
     steps_used: list[int] = []
     for begin in range(0, len(inputs), batch_size):
         results = engine.run(inputs[begin:begin + batch_size], trajectories=trajectories, sigma=sigma,
-                             max_steps=steps, seed=seed + begin)
+                             max_steps=steps, seed=seed + begin, views=views)
         for offset, result in enumerate(results):
             label = labels[begin + offset]
             valid = label != IGNORE_LABEL

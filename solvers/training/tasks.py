@@ -15,6 +15,8 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+    from ..neural.engine import Views
+
 Examples = tuple[np.ndarray, np.ndarray]  # (inputs [N, L], labels [N, L]) int64 token arrays
 ExampleGenerator = Callable[[np.random.Generator, int], Examples]
 Augmenter = Callable[[np.random.Generator, np.ndarray, np.ndarray], Examples]
@@ -43,6 +45,7 @@ class TaskSpec:
     box: tuple[int, int] | None = None  # Sudoku box shape (rows, cols)
     token_layout: dict = field(default_factory=dict)  # written into config.json for decoders
     step_labels: StepLabels | None = None  # None: every step is supervised with the full labels
+    views: Callable[[tuple[int, int]], Views] | None = None  # symmetric views of a grid shape (evaluation trajectories)
 
     @property
     def seq_len(self) -> int:
