@@ -149,6 +149,10 @@ class CheckpointSolver:
         self._threads = threads or (1 if self._pass_shape else torch.get_num_threads())
         self._verify_takes_shape = "shape" in inspect.signature(kind_module.verify_batch).parameters
         self._views = getattr(kind_module, "views", None)
+        if self._views is not None and self._arrows:
+            self._views = functools.partial(self._views, arrows=True)
+        if self._views is not None and "box" in meta.tokens:
+            self._views = functools.partial(self._views, box=tuple(meta.tokens["box"]))
         self._seeds = itertools.count()
         self.batcher = MicroBatcher(self._run_batch, window_s=window_s, max_batch=max_batch,
                                     name=f"neural-batcher-{meta.name}")
@@ -177,7 +181,7 @@ class CheckpointSolver:
     def _shape_options(self, shape: tuple[int, ...]) -> dict[str, Any]:
         options: dict[str, Any] = {}
         if self._views is not None:  # trajectories run on the kind's symmetric views first, then with noise
-            options["views"] = self._views(shape, arrows=self._arrows)
+            options["views"] = self._views(shape)
         if not self._pass_shape:
             return options
         options["forward_kwargs"] = {"shape": shape}

@@ -110,6 +110,7 @@ def sudoku_task(size: int, box: Any = None, givens: str | tuple[int, int] | None
         peer_mask=geo.peer_mask(), units=geo.units, box=(box_rows, box_cols),
         token_layout={"pad": 0, "blank": 1, "digit_offset": 1, "box": [box_rows, box_cols],
                       "train_givens": list(givens)},
+        views=functools.partial(kind.views, box=(box_rows, box_cols)),
     )
 
 

@@ -119,6 +119,26 @@ def test_verify_batch_agrees_with_verify() -> None:
         assert got.tolist() == expected and any(expected) and not all(expected)
 
 
+@pytest.mark.parametrize("name, box", [("sudoku4x4_sample.csv", None), ("sudoku6x6_sample.csv", None),
+                                       ("sudoku6x6_sample.csv", "3x2"), ("sudoku9x9_magictour_sample.csv", None)])
+def test_views_keep_the_rules_and_undo_exactly(name, box) -> None:
+    puzzle, solution = solved_pair(name)
+    size = puzzle.size
+    if box:  # the same grid read with 3x2 boxes: its transposed solution is valid there
+        puzzle = sudoku.make_puzzle(puzzle.grid.T, box=box)
+        solution = solution.T
+    inputs, labels = sudoku.encode(puzzle)[None], sudoku.encode_solution(puzzle, solution)[None]
+    views = sudoku.views((size, size), box=box)
+    seen = [views.apply(inputs, view) for view in range(views.count)]
+    assert np.array_equal(seen[0], inputs) and len({s.tobytes() for s in seen}) == views.count  # all different
+    for view in range(views.count):
+        answer = views.apply(labels, view)
+        assert sudoku.verify_batch(seen[view], answer, box=box)[0]  # still a solution of the view's puzzle
+        assert np.array_equal(views.undo(answer, view), labels) and np.array_equal(views.undo(seen[view], view), inputs)
+        if view:  # a view's answer is not the original's: undo is what maps it back
+            assert not sudoku.verify_batch(inputs, answer, box=box)[0]
+
+
 def test_verify_batch_box_shape_and_shape_errors() -> None:
     latin = np.array([[1, 2, 3, 4], [2, 3, 4, 1], [3, 4, 1, 2], [4, 1, 2, 3]]).reshape(1, -1) + 1
     blank = np.ones_like(latin)

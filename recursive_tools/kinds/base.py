@@ -21,8 +21,9 @@ A kind module defines, at module level:
 
 Optional:
 
-    views(shape, arrows=False) -> engine Views  symmetries the rules do not see (the maze's rotations and mirrors):
-                                                the neural solver spreads its trajectories over them
+    views(shape, **options) -> engine Views     symmetries the rules do not see (a maze's rotations and mirrors, a
+                                                Sudoku's relabellings and shuffles): the neural solver spreads its
+                                                trajectories over them
 
 Solution is the kind's native form: a Sudoku solution is a [N, N] int array; a maze solution is a list of (row, col).
 """

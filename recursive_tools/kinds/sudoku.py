@@ -869,3 +869,43 @@ def verify_batch(inputs: Any, predictions: Any, box: Any = None) -> np.ndarray:
     given = inputs > 1
     ok &= ((predictions == inputs) | ~given).all(axis=1)
     return ok
+
+
+SYMMETRY_VIEWS = 8  # views per grid; trajectories beyond them repeat the views with noise
+
+
+class Views:
+    """Symmetries of an N x N Sudoku that its rules do not see (see solvers.neural.engine.Views): a relabelling of the
+    digits, shuffles of the bands and of the rows within each band, of the stacks and of the columns within each
+    stack, and a transpose when the boxes are square; the augmentations of training. View 0 is the identity; view v
+    is drawn from a generator seeded with v, so one grid shape always gets the same views."""
+
+    def __init__(self, shape: tuple[int, int], *, box: Any = None) -> None:
+        from recursive_tools.solvers.training.augment import sudoku_permutation
+
+        size = shape[0]
+        box_shape = parse_box(box, size)
+        self.count = SYMMETRY_VIEWS
+        self._orders, self._digits = [np.arange(size * size)], [np.arange(size + 2)]
+        for view in range(1, self.count):
+            rng = np.random.default_rng(view)
+            order, _ = sudoku_permutation(rng, box_shape)
+            digits = np.arange(size + 2)  # pad and blank keep their tokens
+            digits[2:] = 2 + rng.permutation(size)
+            self._orders.append(order)
+            self._digits.append(digits)
+
+    def apply(self, tokens: np.ndarray, view: int) -> np.ndarray:
+        return self._digits[view][np.asarray(tokens)[:, self._orders[view]]]
+
+    def undo(self, predictions: np.ndarray, view: int) -> np.ndarray:
+        order, digits = self._orders[view], self._digits[view]
+        back = np.empty_like(digits)
+        back[digits] = np.arange(len(digits))
+        cells = np.empty_like(order)
+        cells[order] = np.arange(len(order))
+        return back[np.clip(np.asarray(predictions), 0, len(digits) - 1)][:, cells]
+
+
+def views(shape: tuple[int, int], *, box: Any = None) -> Views:
+    return Views(tuple(shape), box=box)
