@@ -51,7 +51,7 @@ class Answer(BaseModel):
     recursion_steps: int | None = Field(default=None, description="deep-supervision steps the neural solver ran")
     halting_confidence: float | None = Field(default=None, description="sigmoid(q_halt) at the chosen step")
     trajectories: int | None = Field(default=None, description=(
-        "parallel trajectories tried (PTRM noise; a maze's rotations and mirrors first)"))
+        "parallel trajectories tried (symmetric views of the puzzle, then PTRM noise)"))
     unique: bool | None = Field(default=None, description="whether the solution is certified unique")
     timings_ms: dict[str, float] = Field(default_factory=dict)
     explanation: list[str] = Field(default_factory=list)

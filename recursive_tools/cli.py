@@ -159,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--solver", choices=["auto", "neural", "exact"], default="auto",
                        help="auto: neural model first, then the exact solver (default)")
     solve.add_argument("--trajectories", type=int, default=DEFAULT_TRAJECTORIES,
-                       help="parallel trajectories tried when the first neural answer fails: a maze's rotations and "
-                            f"mirrors, then noisy ones (default {DEFAULT_TRAJECTORIES})")
+                       help="parallel trajectories tried when the first neural answer fails: symmetric views of the "
+                            f"puzzle, then noisy ones (default {DEFAULT_TRAJECTORIES})")
     solve.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S, help="seconds (default %(default)s)")
     solve.add_argument("--steps", type=int, default=12, help="explanation steps to print (default %(default)s)")
     solve.add_argument("--no-explain", action="store_true", help="skip the human-style explanation")

@@ -48,7 +48,8 @@ class SolveSudokuInput(_Input):
                             description="box shape 'rows x cols', e.g. '2x3' for 6x6; inferred when omitted")
     solver: SolverChoice = SOLVER_FIELD
     trajectories: int = Field(DEFAULT_TRAJECTORIES, ge=1, le=MAX_TRAJECTORIES,
-                              description="parallel noisy trajectories tried when the first neural answer fails")
+                              description=("parallel trajectories tried when the first neural answer fails "
+                                           "(symmetric views of the puzzle, then noisy ones)"))
     time_limit_s: float = TIME_FIELD
     explain: bool = Field(True, description="include human-style solving steps")
 
