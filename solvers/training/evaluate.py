@@ -1,8 +1,8 @@
 """Accuracy of a trained model on held-out puzzles: one deterministic trajectory and PTRM with K trajectories.
 
 Every model runs through the inference engine (halting, verified early exit, trajectories selected by verification,
-then by q_halt: a maze's trajectories run on its rotations and mirrors first, then with Gaussian noise, a Sudoku's
-all with noise after the first); the size-agnostic maze net reads square grids of any side there.
+then by q_halt: they run on the task's symmetric views first, a maze's rotations and mirrors or a Sudoku's
+relabellings and shuffles, then with Gaussian noise); the size-agnostic maze net reads square grids of any side there.
 """
 
 from __future__ import annotations
