@@ -8,7 +8,8 @@ CHECKPOINT is a checkpoint folder or a shipped checkpoint name; PUZZLES a CSV fi
 - batch 1 and batch 64, with halting (verified early exit; Q-head halts of unverified grids ignored unless
   trusted) and in reference mode (all steps, last step's answer): puzzles/s, p50/p99 latency of a call, accuracy
   (verified grids), mean recursion steps;
-- PTRM K = 1 / 8 / 32 trajectories (verified selection, sigma from --sigma): accuracy and time.
+- PTRM K = 1 / 8 / 32 trajectories (verified selection, sigma from --sigma): accuracy and time; for a kind with
+  symmetric views (mazes, Sudoku) also K > 1 as the pipeline runs it, views first and then noise.
 """
 
 from __future__ import annotations
@@ -110,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"{mode}", batch, len(subset), figures))
     figures = measure(engine, tokens, 64, mode="halting", max_steps=max_steps, trust_q_halt=True)
     rows.append(("halting, Q-head halts trusted", 64, len(tokens), figures))
+    views = solver.views(kind.parse(as_grid_text(texts[0])).shape)  # one file, one grid shape
     for k in args.trajectories:
         figures = measure(engine, tokens, 64, trajectories=k, sigma=args.sigma, max_steps=max_steps)
         rows.append((f"PTRM K={k} sigma={args.sigma}", 64, len(tokens), figures))
+        if views is not None and k > 1:
+            figures = measure(engine, tokens, 64, trajectories=k, sigma=args.sigma, max_steps=max_steps, views=views)
+            rows.append((f"{views.count} views, then noise: K={k}", 64, len(tokens), figures))
 
     print(f"checkpoint {meta.name} ({meta.model}, {sum(p.numel() for p in model.parameters()):,} parameters) on "
           f"{args.puzzles.name}{f' with {args.reveal} blanks revealed' if args.reveal else ''}; torch {torch.__version__}, {args.threads} threads, max {max_steps} steps\n")

@@ -178,10 +178,14 @@ class CheckpointSolver:
             raise ValueError(f"{self.info.name} reads {seq_len} tokens; this puzzle encodes to {tokens.shape[0]}")
         return tokens, tuple(getattr(puzzle, "shape", (tokens.shape[0],)))
 
+    def views(self, shape: tuple[int, ...]) -> Any | None:
+        """The kind's symmetric views of a grid shape (engine.Views), or None when the kind offers none."""
+        return None if self._views is None else self._views(shape)
+
     def _shape_options(self, shape: tuple[int, ...]) -> dict[str, Any]:
         options: dict[str, Any] = {}
         if self._views is not None:  # trajectories run on the kind's symmetric views first, then with noise
-            options["views"] = self._views(shape)
+            options["views"] = self.views(shape)
         if not self._pass_shape:
             return options
         options["forward_kwargs"] = {"shape": shape}
