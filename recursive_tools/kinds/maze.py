@@ -39,6 +39,7 @@ from recursive_tools.kinds.base import ExactOutcome
 from recursive_tools.limits import MAX_MAZE_SIDE, MAX_REQUEST_BYTES
 from recursive_tools.solvers.budget import Budget
 from recursive_tools.solvers.exact.maze import PATH_COUNT_CAP, distance_map, shortest_path
+from recursive_tools.solvers.training.augment import dihedral
 # The arrow answer encoding has one home, the label maker: STAY, and token ARROW_OFFSET + i for move ARROW_MOVES[i].
 from recursive_tools.solvers.training.mazes import ARROW_OFFSET, MOVES as ARROW_MOVES, STAY as ARROW_STAY
 
@@ -686,15 +687,12 @@ def views(shape: tuple[int, int], *, arrows: bool = False) -> Views:
 
 
 def _dihedral(tokens: np.ndarray, shape: tuple[int, int], transform: int) -> np.ndarray:
-    """Transform 0..7 of flat grids [B, H*W]: np.rot90 by 90 * (t % 4) degrees, then a left-right mirror if t >= 4."""
-    grids = np.rot90(tokens.reshape(-1, *shape), transform % 4, axes=(1, 2))
-    if transform >= 4:
-        grids = grids[:, :, ::-1]
-    return np.ascontiguousarray(grids).reshape(len(tokens), -1)
+    """augment.dihedral (the training augmentation) of flat grids [B, H*W]."""
+    return dihedral(tokens.reshape(-1, *shape), transform).reshape(len(tokens), -1)
 
 
 def _turn(move: tuple[int, int], transform: int) -> tuple[int, int]:
-    """Where a move (dr, dc) points after `_dihedral(transform)`: np.rot90 takes (dr, dc) to (-dc, dr)."""
+    """Where a move (dr, dc) points after `dihedral(transform)`: np.rot90 takes (dr, dc) to (-dc, dr)."""
     dr, dc = move
     for _ in range(transform % 4):
         dr, dc = -dc, dr
